@@ -1,0 +1,173 @@
+/**
+ * Command-line parsing. Subcommand words are reserved (harness/scenario/load.ts RESERVED_NAMES);
+ * everything else positional is a scenario name or path.
+ */
+import { parseArgs } from 'node:util';
+import { InputError } from '../../core/errors.js';
+import { didYouMean } from '../../core/did-you-mean.js';
+
+export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'help' | 'version';
+const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'help', 'version', 'run'];
+
+export type KeepPolicy = 'never' | 'on-failure' | 'always';
+export type AccelChoice = 'auto' | 'kvm' | 'tcg';
+export type ReporterChoice = 'auto' | 'tty' | 'line' | 'quiet';
+export type BackendChoice = 'qemu' | 'libvirt';
+
+export interface CliOptions {
+  command: Command;
+  positionals: string[];
+  all: boolean;
+  tags: string[];
+  list: boolean;
+  dryRun: boolean;
+  parallel: number | 'auto';
+  accel: AccelChoice;
+  results: string | null;
+  keep: KeepPolicy;
+  json: boolean;
+  reporter: ReporterChoice;
+  retries: number;
+  shard: { index: number; total: number } | null;
+  failFast: boolean;
+  offline: boolean;
+  backend: BackendChoice;
+  verifyCache: boolean;
+  insecureNoChecksum: boolean;
+  write: boolean;
+  check: boolean;
+  force: boolean;
+}
+
+const OPTIONS = {
+  all: { type: 'boolean' },
+  tag: { type: 'string', multiple: true },
+  list: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  parallel: { type: 'string' },
+  accel: { type: 'string' },
+  results: { type: 'string' },
+  keep: { type: 'string' },
+  json: { type: 'boolean' },
+  reporter: { type: 'string' },
+  retries: { type: 'string' },
+  shard: { type: 'string' },
+  'fail-fast': { type: 'boolean' },
+  offline: { type: 'boolean' },
+  backend: { type: 'string' },
+  'verify-cache': { type: 'boolean' },
+  'insecure-no-checksum': { type: 'boolean' },
+  write: { type: 'boolean' },
+  check: { type: 'boolean' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+function usageError(message: string): InputError {
+  return new InputError(`${message}\nRun 'npm run scenario -- help' for usage.`);
+}
+
+function oneOf<T extends string>(flag: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  const hint = didYouMean(value, choices);
+  throw usageError(`invalid --${flag} '${value}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected one of: ${choices.join(', ')}`);
+}
+
+function count(flag: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw usageError(`invalid --${flag} '${value}': expected a whole number >= ${min}`);
+  return Number(value);
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    const message = (err as Error).message;
+    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(message);
+    if (unknown) {
+      const flag = unknown[1]!;
+      const hint = didYouMean(flag.replace(/^-+/, ''), Object.keys(OPTIONS));
+      throw usageError(`unknown option ${flag}${hint ? ` (did you mean --${hint}?)` : ''}`);
+    }
+    const missing = /Option '(-{1,2}[^' ]+)[^']*' argument missing/.exec(message);
+    if (missing) throw usageError(`option ${missing[1]} needs a value`);
+    throw usageError(message.split('.')[0]!);
+  }
+  const v = parsed.values;
+  let positionals = parsed.positionals;
+  let command: Command = 'run';
+  if (v.help) command = 'help';
+  else if (v.version) command = 'version';
+  else if (positionals.length > 0 && (COMMANDS as string[]).includes(positionals[0]!)) {
+    command = positionals[0] as Command;
+    positionals = positionals.slice(1);
+  }
+
+  let parallel: number | 'auto' = 1;
+  if (v.parallel !== undefined) parallel = v.parallel === 'auto' ? 'auto' : count('parallel', v.parallel, 1, 1);
+
+  let shard: CliOptions['shard'] = null;
+  if (v.shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(v.shard);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw usageError(`invalid --shard '${v.shard}': expected i/n with 1 <= i <= n, e.g. 1/3`);
+    shard = { index: Number(m[1]), total: Number(m[2]) };
+  }
+
+  return {
+    command,
+    positionals,
+    all: v.all ?? false,
+    tags: v.tag ?? [],
+    list: v.list ?? false,
+    dryRun: v['dry-run'] ?? false,
+    parallel,
+    accel: oneOf('accel', v.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
+    results: v.results ?? null,
+    keep: oneOf('keep', v.keep, ['never', 'on-failure', 'always'] as const, 'never'),
+    json: v.json ?? false,
+    reporter: oneOf('reporter', v.reporter, ['auto', 'tty', 'line', 'quiet'] as const, 'auto'),
+    retries: count('retries', v.retries, 0, 0),
+    shard,
+    failFast: v['fail-fast'] ?? false,
+    offline: v.offline ?? false,
+    backend: oneOf('backend', v.backend, ['qemu', 'libvirt'] as const, 'qemu'),
+    verifyCache: v['verify-cache'] ?? false,
+    insecureNoChecksum: v['insecure-no-checksum'] ?? false,
+    write: v.write ?? false,
+    check: v.check ?? false,
+    force: v.force ?? false,
+  };
+}
+
+export const USAGE = `bootpath — run rpm-ostree/bootc upgrade-path scenarios in real VMs
+
+Usage (through npm, put options after --):
+  npm run scenario <name> [<name>…]        run scenarios from scenarios/<name>.yaml
+  npm run scenario -- --all | --tag T        run every scenario / those tagged T
+  npm run scenario -- --list                 list scenarios: name, summary, tags, matrix size
+  npm run scenario -- <name> --dry-run       print the expanded plan (runs, machines, steps, images)
+  npm run scenario -- validate [files…]      validate scenario files (default: every scenario and image)
+  npm run scenario -- doctor                 report host readiness (QEMU, KVM, memory, disk, podman)
+  npm run scenario -- images list|pull NAME|build NAME|prune
+  npm run scenario -- gc                     reap machines left behind by a crashed run
+  npm run scenario -- schema [--write|--check]  print, write or check scenarios/schema.json
+
+Options:
+  --parallel N|auto     scenarios at once (default 1; auto sizes to host memory/CPUs)
+  --accel auto|kvm|tcg  acceleration (auto probes KVM for real and falls back to TCG)
+  --backend qemu|libvirt
+  --results DIR         results root (default results/); each run writes results/<run-id>/
+  --keep never|on-failure|always   keep machines running after the run (prints the ssh command)
+  --retries N           rerun failed runs; a pass on retry is reported flaky
+  --shard i/n           run the i-th of n deterministic slices of the expanded run list
+  --fail-fast           stop scheduling new runs after the first failure
+  --offline             use only cached images; fail fast naming a missing one
+  --json                machine-readable summary on stdout
+  --reporter auto|tty|line|quiet   live view (auto: tty on a terminal, line otherwise)
+
+Exit codes: 0 all passed · 1 a scenario failed · 2 invalid input · 3 host not capable · 130 interrupted
+`;
