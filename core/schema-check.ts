@@ -111,7 +111,8 @@ function walkObject(schema: Json, value: unknown, path: DataPath, out: SchemaPro
   }
   const min = schema.minProperties as number | undefined;
   if (min !== undefined && Object.keys(value).length < min) {
-    out.push({ path, at: 'value', message: `must not be empty${expectedKeysHint(schema)}` });
+    const keys = Object.keys((schema.properties ?? {}) as object);
+    out.push({ path, at: 'value', message: `must not be empty${keys.length ? `; expected some of: ${keys.join(', ')}` : ''}` });
   }
 }
 
@@ -218,7 +219,7 @@ function walkUnion(schema: Json, value: unknown, path: DataPath, out: SchemaProb
       out.push({
         path: [...path, discriminator],
         at: 'value',
-        message: `unknown ${discriminator} operation ${describe(chosen)}${hint ? ` (did you mean '${hint}'?)` : ''}; expected one of: ${options.join(', ')}`,
+        message: `unknown ${discriminator} operation ${typeof chosen === 'string' ? `'${chosen}'` : describe(chosen)}${hint ? ` (did you mean '${hint}'?)` : ''}; expected one of: ${options.join(', ')}`,
       });
       return;
     }
@@ -233,7 +234,7 @@ function walkUnion(schema: Json, value: unknown, path: DataPath, out: SchemaProb
       out.push({
         path,
         at: 'value',
-        message: `invalid value ${describe(value)}${hint ? ` (did you mean '${hint}'?)` : ''}; expected one of: ${options.map((o) => JSON.stringify(o)).join(', ')}`,
+        message: `invalid value ${typeof value === 'string' ? `'${value}'` : describe(value)}${hint ? ` (did you mean '${hint}'?)` : ''}; expected one of: ${options.join(', ')}`,
       });
     }
     return;
@@ -305,13 +306,15 @@ function typeName(schema: Json): string {
 }
 
 function patternDescription(schema: Json): string {
-  switch (schema['x-format'] ?? schema.description) {
+  switch (schema['x-format']) {
     case 'duration':
       return 'expected a duration like "90s", "5m", "1h" or "500ms"';
     case 'size':
       return 'expected a size like "2GiB" or "512MiB"';
-    default:
-      return typeof schema.description === 'string' ? `expected ${schema.description}` : `must match /${schema.pattern as string}/`;
+    default: {
+      const words = schema['x-pattern-description'] ?? schema.description;
+      return typeof words === 'string' ? `expected ${words}` : `must match /${schema.pattern as string}/`;
+    }
   }
 }
 

@@ -11,15 +11,15 @@
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox';
 
-const Duration = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)\\s*$' }), Type.Number({ minimum: 0 })], {
+const Duration = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)\\s*$', 'x-format': 'duration' }), Type.Number({ minimum: 0 })], {
   description: 'A duration: "90s", "5m", "1h", "500ms", or a number of seconds.',
   'x-format': 'duration',
 });
-const Size = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(KiB|MiB|GiB|TiB|K|M|G|T)\\s*$' }), Type.Integer({ minimum: 1 })], {
+const Size = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(KiB|MiB|GiB|TiB|K|M|G|T)\\s*$', 'x-format': 'size' }), Type.Integer({ minimum: 1 })], {
   description: 'A size: "2GiB", "512MiB", or a number of MiB.',
   'x-format': 'size',
 });
-const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$', description: 'lower-case letters, digits and dashes' });
+const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$', description: 'a name of lower-case letters, digits and dashes' });
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 const NonEmptyStrings = (description: string) => Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description });
 const Strings = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
@@ -51,6 +51,7 @@ const commonStepKeys = {
   record: Type.Optional(
     Type.String({
       pattern: '^[a-z0-9][a-z0-9-]*$',
+      'x-pattern-description': 'a finding id of lower-case letters, digits and dashes',
       description: 'Turn this step\'s outcome into a finding with this id for the report, instead of a pass/fail.',
     }),
   ),
@@ -243,7 +244,7 @@ const Observable = Type.Union(
 );
 export const RecordStep = Type.Object(
   {
-    record: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$' }),
+    record: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$', description: 'a finding id of lower-case letters, digits and dashes' }),
     observe: Type.Array(Observable, { minItems: 1, description: 'Which parts of the state the finding shows.' }),
     note: Type.Optional(Type.String()),
     name: Type.Optional(Type.String({ minLength: 1 })),
@@ -320,14 +321,14 @@ export const MatrixSchema = Type.Object(
   },
 );
 
-export const QuestionId = Type.String({ pattern: '^Q[0-9]+$' });
+export const QuestionId = Type.String({ pattern: '^Q[0-9]+$', description: 'a question id like Q1' });
 
 export const ScenarioSchema = Type.Object(
   {
     name: Name,
     summary: Type.String({ minLength: 1 }),
     questions: Type.Optional(Type.Array(QuestionId, { description: 'Question ids from scenarios/questions.yaml.' })),
-    tags: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$' }))),
+    tags: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$', description: 'a tag of lower-case letters, digits and dashes' }))),
     vars: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_-]*$' }), Scalar)),
     matrix: Type.Optional(MatrixSchema),
     machine: Type.Optional(MachineSpecSchema),

@@ -1,0 +1,68 @@
+/**
+ * Malformed scenarios and the exact located messages the loader must give for them.
+ * `file` defaults to `<id>.yaml`; every expected line is `line:column: message`.
+ */
+export interface MalformedCase {
+  id: string;
+  file?: string;
+  yaml: string;
+  expected: string[];
+}
+
+const ok = (steps: string, head = '') =>
+  `name: NAME\nsummary: s\nmachine: { image: testbed }\n${head}steps:\n${steps}`;
+
+export const corpus: MalformedCase[] = [
+  { id: 'yaml-bad-indent', yaml: 'name: yaml-bad-indent\nsummary: s\n  machine: x\n', expected: ["2:10: YAML: Nested mappings are not allowed in compact mappings"] },
+  { id: 'yaml-flow-interpolation', yaml: ok('  - expect:\n      booted: { image: ${{ vars.x }} }\n', 'vars: { x: a }\n'), expected: ["7:25: YAML: Unexpected flow-map-start at node end (a value containing ${{ … }} inside { … } or [ … ] must be quoted: \"${{ matrix.x }}\")"] },
+  { id: 'empty-file', yaml: '', expected: ["1:1: a scenario must be a mapping with keys name, summary, machine, steps; got an empty document"] },
+  { id: 'top-level-list', yaml: '- a\n- b\n', expected: ["1:1: a scenario must be a mapping with keys name, summary, machine, steps; got something else"] },
+  { id: 'missing-name', yaml: 'summary: s\nmachine: { image: testbed }\nsteps:\n  - reboot\n', expected: ["1:1: missing required key 'name'"] },
+  { id: 'name-mismatch', yaml: ok('  - reboot\n').replace('NAME', 'other-name'), expected: ["1:7: name 'other-name' must equal the file's base name 'name-mismatch'"] },
+  { id: 'reserved-name', file: 'validate.yaml', yaml: ok('  - reboot\n').replace('NAME', 'validate'), expected: ["1:7: 'validate' is a reserved command word (validate, doctor, images, gc, schema, list, help, version, run); choose another name"] },
+  { id: 'unknown-top-key', yaml: 'name: unknown-top-key\nsummary: s\nmachine: { image: testbed }\nstpes:\n  - reboot\n', expected: ["1:1: missing required key 'steps'", "4:1: unknown key 'stpes' (did you mean 'steps'?); expected one of: name, summary, questions, tags, vars, matrix, machine, machines, timeout, steps"] },
+  { id: 'empty-steps', yaml: ok('  []\n').replace('steps:\n  []', 'steps: []'), expected: ["4:8: must not be empty"] },
+  { id: 'unknown-bare-step', yaml: ok('  - rebot\n'), expected: ["5:5: unknown step 'rebot' (did you mean 'reboot'?); a step is a mapping with one of: run, reboot, rpm-ostree, bootc, update, expect, wait, copy, record"] },
+  { id: 'unknown-action-key', yaml: ok('  - runn: ls\n'), expected: ["5:5: a step needs one action key: run, reboot, rpm-ostree, bootc, update, expect, wait, copy, record (did you mean 'run'?); found: runn"] },
+  { id: 'two-actions', yaml: ok('  - run: ls\n    reboot: true\n'), expected: ["6:5: a step has exactly one action; found 'run' and 'reboot'"] },
+  { id: 'unknown-rpm-ostree-op', yaml: ok('  - rpm-ostree: instal\n    packages: [strace]\n'), expected: ["5:17: unknown rpm-ostree operation 'instal' (did you mean 'install'?); expected one of: install, uninstall, update, kargs, rebase, rollback, cleanup, reset, override-remove, override-reset, status"] },
+  { id: 'install-missing-packages', yaml: ok('  - rpm-ostree: install\n'), expected: ["5:5: missing required key 'packages'"] },
+  { id: 'install-empty-packages', yaml: ok('  - rpm-ostree: install\n    packages: []\n'), expected: ["6:15: must not be empty"] },
+  { id: 'install-packages-string', yaml: ok('  - rpm-ostree: install\n    packages: strace\n'), expected: ["6:15: expected a list, got the string \"strace\""] },
+  { id: 'switch-missing-image', yaml: ok('  - bootc: switch\n'), expected: ["5:5: missing required key 'image'"] },
+  { id: 'unknown-bootc-op', yaml: ok('  - bootc: swtich\n    image: x\n'), expected: ["5:12: unknown bootc operation 'swtich' (did you mean 'switch'?); expected one of: switch, upgrade, rollback, status"] },
+  { id: 'misspelt-step-key', yaml: ok('  - rpm-ostree: install\n    packges: [strace]\n'), expected: ["5:5: missing required key 'packages'", "6:5: unknown key 'packges' (did you mean 'packages'?); expected one of: rpm-ostree, packages, reboot, name, timeout, expect-failure, record, on"] },
+  { id: 'update-bad-driver', yaml: ok('  - update: { via: dnf, image: x }\n'), expected: ["5:20: invalid value 'dnf'; expected one of: rpm-ostree, bootc"] },
+  { id: 'expect-empty', yaml: ok('  - expect: {}\n'), expected: ["5:13: must not be empty; expected some of: booted, staged, rollback, kargs, os-release, files, bootc, status-agree, system"] },
+  { id: 'expect-misspelt', yaml: ok('  - expect:\n      boted: { image: x }\n'), expected: ["6:7: unknown key 'boted' (did you mean 'booted'?); expected one of: booted, staged, rollback, kargs, os-release, files, bootc, status-agree, system"] },
+  { id: 'kargs-not-list', yaml: ok('  - expect:\n      kargs: { has: foo=1 }\n'), expected: ["6:21: expected a list, got the string \"foo=1\""] },
+  { id: 'bad-duration', yaml: ok('  - reboot\n', 'timeout: 5 minutes\n'), expected: ["4:10: invalid value \"5 minutes\": expected a duration like \"90s\", \"5m\", \"1h\" or \"500ms\""] },
+  { id: 'bad-memory', yaml: ok('  - reboot\n').replace('{ image: testbed }', '{ image: testbed, memory: 2GB }'), expected: ["3:36: invalid value \"2GB\": expected a size like \"2GiB\" or \"512MiB\""] },
+  { id: 'zero-cpus', yaml: ok('  - reboot\n').replace('{ image: testbed }', '{ image: testbed, cpus: 0 }'), expected: ["3:34: must be at least 1, got 0"] },
+  { id: 'unknown-image', yaml: ok('  - reboot\n').replace('{ image: testbed }', '{ image: fcos-stabel }'), expected: ["3:19: unknown image 'fcos-stabel' (did you mean 'fcos-stable'?); catalog: centos-bootc-stream10, centos-bootc-stream9, fcos-next, fcos-stable, fcos-testing, fedora-bootc-42, rhcos-4.x, rhel10-bootc, rhel9-bootc, testbed"] },
+  { id: 'unknown-question', yaml: ok('  - reboot\n', 'questions: [Q9]\n'), expected: ["4:13: unknown question 'Q9'; known: Q1, Q2, Q3, Q4, Q5 (scenarios/questions.yaml)"] },
+  { id: 'bad-question-id', yaml: ok('  - reboot\n', 'questions: [q1]\n'), expected: ["4:13: invalid value \"q1\": expected a question id like Q1"] },
+  { id: 'matrix-all-excluded', yaml: ok('  - reboot\n', 'matrix:\n  a: [x]\n  exclude:\n    - { a: x }\n'), expected: ["5:3: the matrix is empty: every combination was excluded (or no axis has values)"] },
+  { id: 'matrix-exclude-unknown-axis', yaml: ok('  - reboot\n', 'matrix:\n  a: [x, y]\n  exclude:\n    - { b: x }\n'), expected: ["7:9: exclude names unknown axis 'b'; axes: a"] },
+  { id: 'matrix-include-partial', yaml: ok('  - reboot\n', 'matrix:\n  a: [x]\n  b: [y]\n  include:\n    - { a: z }\n'), expected: ["8:7: include must name every axis; missing: b"] },
+  { id: 'undefined-matrix-axis', yaml: ok('  - update:\n      via: ${{ matrix.drvier }}\n      image: x\n', 'matrix:\n  driver: [bootc]\n'), expected: ["8:12: undefined matrix.drvier (did you mean matrix.driver?); defined: driver"] },
+  { id: 'undefined-var', yaml: ok('  - run: echo ${{ vars.nope }}\n', 'vars:\n  yes: 1\n'), expected: ["7:10: undefined vars.nope; defined: yes"] },
+  { id: 'bad-expression', yaml: ok('  - run: echo ${{ env.HOME }}\n'), expected: ["5:10: invalid expression '${{ env.HOME }}': expected ${{ matrix.NAME }} or ${{ vars.NAME }}"] },
+  { id: 'interpolation-in-summary', yaml: 'name: interpolation-in-summary\nsummary: about ${{ matrix.a }}\nmatrix:\n  a: [x]\nmachine: { image: testbed }\nsteps:\n  - reboot\n', expected: ["2:10: ${{ matrix.a }} is not allowed in 'summary'; interpolation works in steps and machine(s) only"] },
+  { id: 'interpolated-enum-invalid', yaml: ok('  - update:\n      via: ${{ matrix.d }}\n      image: x\n', 'matrix:\n  d: [bootc, dnf]\n'), expected: ["8:12: invalid value 'dnf'; expected one of: rpm-ostree, bootc (in matrix cell interpolated-enum-invalid[d=dnf])"] },
+  { id: 'duplicate-step-names', yaml: ok('  - name: a\n    run: ls\n  - name: a\n    run: ls\n'), expected: ["7:11: duplicate step name 'a' (also step 1)"] },
+  { id: 'duplicate-record-ids', yaml: ok('  - run: ls\n    record: r\n  - run: ls\n    record: r\n'), expected: ["8:13: duplicate finding id 'r' (also step 1)"] },
+  { id: 'duplicate-yaml-keys', yaml: 'name: duplicate-yaml-keys\nsummary: s\nsummary: t\nmachine: { image: testbed }\nsteps:\n  - reboot\n', expected: ["3:1: YAML: Map keys must be unique"] },
+  { id: 'expect-failure-on-expect', yaml: ok('  - expect: { system: running }\n    expect-failure: true\n'), expected: ["6:5: 'expect-failure' does not apply to expect steps"] },
+  { id: 'machine-and-machines', yaml: ok('  - reboot\n', 'machines:\n  a: { image: testbed }\n'), expected: ["4:1: use either 'machine' (one machine) or 'machines' (several), not both"] },
+  { id: 'on-without-machines', yaml: ok('  - run: ls\n    on: a\n'), expected: ["6:5: 'on' needs 'machines' (several named machines); this scenario has one machine"] },
+  { id: 'cleanup-without-flags', yaml: ok('  - rpm-ostree: cleanup\n'), expected: ["5:5: rpm-ostree cleanup needs 'pending: true' (-p) and/or 'rollback: true' (-r)"] },
+  { id: 'bad-regex', yaml: ok('  - bootc: upgrade\n    expect-failure: { stderr: "(unclosed" }\n'), expected: ["6:31: invalid regular expression \"(unclosed\": Invalid regular expression: /(unclosed/u: Unterminated group"] },
+  { id: 'bad-tag', yaml: ok('  - reboot\n', 'tags: [Nightly Run]\n'), expected: ["4:8: invalid value \"Nightly Run\": expected a tag of lower-case letters, digits and dashes"] },
+  { id: 'exit-code-range', yaml: ok('  - run: ls\n    exit-code: 300\n'), expected: ["6:16: must be at most 255, got 300"] },
+  { id: 'unclosed-expression', yaml: ok('  - run: echo ${{ vars.x\n', 'vars: { x: 1 }\n'), expected: ["6:10: unclosed expression in \"echo ${{ vars.x\": expected '}}'"] },
+  { id: 'missing-machine', yaml: 'name: missing-machine\nsummary: s\nsteps:\n  - reboot\n', expected: ["1:1: missing 'machine' (or 'machines'): which image should the scenario boot?"] },
+  { id: 'several-errors', yaml: 'name: several-errors\nsummary: 5\nmachine: { image: nope, cpus: -1 }\nsteps:\n  - rebot\n  - run: ls\n    exit-code: x\n', expected: ["2:10: expected a string, got the number 5", "3:31: must be at least 1, got -1", "5:5: unknown step 'rebot' (did you mean 'reboot'?); a step is a mapping with one of: run, reboot, rpm-ostree, bootc, update, expect, wait, copy, record", "7:16: expected a whole number, got the string \"x\""] },
+  { id: 'multi-machine-missing-on', yaml: 'name: multi-machine-missing-on\nsummary: s\nmachines:\n  a: { image: testbed }\n  b: { image: testbed }\nsteps:\n  - run: ls\n', expected: ["7:5: with several machines every step needs 'on' (one of: a, b)"] },
+  { id: 'record-step-bad-observe', yaml: ok('  - record: r\n    observe: [bootd]\n'), expected: ["6:15: invalid value 'bootd' (did you mean 'booted'?); expected one of: booted, staged, rollback, kargs, os-release, packages, bootc, rpm-ostree, status-agree"] },
+];
