@@ -8,4 +8,9 @@ import type { CliIo } from './io.js';
 
 export type CommandHandler = (opts: CliOptions, io: CliIo, plans?: RunPlan[]) => Promise<number>;
 
-export const commandHandlers: Partial<Record<CliOptions['command'], CommandHandler>> = {};
+export const commandHandlers: Partial<Record<CliOptions['command'], CommandHandler>> = {
+  run: async (opts, io, plans) => (await import('./commands/run.js')).runCommand(opts, io, plans),
+  doctor: async (opts, io) => (await import('./commands/doctor.js')).doctorCommand(opts, io),
+  gc: async (opts, io) => (await import('./commands/gc.js')).gcCommand(opts, io),
+  images: async (opts, io) => (await import('./commands/images.js')).imagesCommand(opts, io),
+};

@@ -1,0 +1,79 @@
+/**
+ * How many scenario runs at once, and a memory budget so that runs are admitted by weight, not
+ * only by count (kola's memory admission; nextest's threads-required).
+ */
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { RunPlan } from '../scenario/plan.js';
+
+/** QEMU's own overhead per guest beyond the guest RAM (page tables, TCG translation cache, slirp). */
+export const QEMU_OVERHEAD_MIB = 256;
+/** Left for the host and the harness itself. */
+export const HOST_RESERVE_MIB = 1024;
+
+export function planMemoryMiB(plan: RunPlan): number {
+  return plan.machines.reduce((sum, m) => sum + m.memoryMiB + QEMU_OVERHEAD_MIB, 0);
+}
+
+export function availableMemoryMiB(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Math.floor(Number(m[1]) / 1024);
+  } catch {
+    // not Linux: fall back to Node's view
+  }
+  return Math.floor(os.freemem() / 1024 / 1024);
+}
+
+/**
+ * `--parallel auto`: as many runs as there are CPUs for their vCPUs (under TCG each vCPU is a busy
+ * host thread) and memory for their guests, at least 1.
+ */
+export function autoParallel(plans: RunPlan[], cpus = os.availableParallelism(), memoryMiB = availableMemoryMiB()): number {
+  if (plans.length === 0) return 1;
+  const heaviestMem = Math.max(...plans.map(planMemoryMiB));
+  const byMemory = Math.floor((memoryMiB - HOST_RESERVE_MIB) / heaviestMem);
+  // Two vCPU guests per two host cores still overlap well (guests wait on I/O and sleep at boot),
+  // so count host CPUs, not guest vCPUs.
+  const byCpu = Math.max(1, cpus);
+  return Math.max(1, Math.min(byMemory, byCpu, plans.length));
+}
+
+/** A counting semaphore over MiB: a run starts only when its machines fit. */
+export class MemoryBudget {
+  private used = 0;
+  private waiters: { need: number; resolve: () => void }[] = [];
+
+  constructor(readonly totalMiB: number) {}
+
+  async acquire(needMiB: number): Promise<() => void> {
+    // A run larger than the whole budget still runs (alone) rather than never.
+    const need = Math.min(needMiB, this.totalMiB);
+    if (this.used + need > this.totalMiB || this.waiters.length > 0) {
+      await new Promise<void>((resolve) => this.waiters.push({ need, resolve }));
+    } else {
+      this.used += need;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= need;
+      this.wake();
+    };
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && this.used + this.waiters[0]!.need <= this.totalMiB) {
+      const w = this.waiters.shift()!;
+      this.used += w.need;
+      w.resolve();
+    }
+  }
+}
+
+/** `--shard i/n`: a deterministic slice of the expanded run list (sorted by id, round robin). */
+export function shardPlans(plans: RunPlan[], shard: { index: number; total: number } | null): RunPlan[] {
+  if (!shard) return plans;
+  return [...plans].sort((a, b) => a.id.localeCompare(b.id)).filter((_, i) => i % shard.total === shard.index - 1);
+}

@@ -1,0 +1,194 @@
+/**
+ * One scenario machine as the steps see it: a vm/ Machine plus the SSH identity the harness uses
+ * to reach it (per-run client key, pinned per-machine host key) and the current guest session.
+ * Steps never touch QEMU or ssh2 directly.
+ */
+import path from 'node:path';
+import type { ResolvedImage } from '../../images/resolve.js';
+import { createMachine } from '../../vm/backend.js';
+import type { Accel, Machine, Provisioning } from '../../vm/machine.js';
+import { cloudInitMetaData, cloudInitProvisioning, cloudInitUserData } from '../../vm/provision/cloud-init.js';
+import { sshProvisioning } from '../../vm/provision/ignition.js';
+import { generateKeyPair, type GeneratedKeyPair } from '../../vm/ssh-keys.js';
+import { promises as fs } from 'node:fs';
+import { connectGuest } from '../guest/connect.js';
+import { rebootGuest, type RebootResult } from '../guest/reboot.js';
+import type { ExecOptions, ExecResult, GuestSession } from '../guest/session.js';
+import { readHostState } from '../state/read.js';
+import type { HostState } from '../state/types.js';
+import type { MachinePlan } from '../scenario/plan.js';
+import type { Timeouts } from './timeouts.js';
+
+export interface GuestMachineOptions {
+  plan: MachinePlan;
+  image: ResolvedImage;
+  /** The run's client key pair (shared by the run's machines, never by two runs). */
+  clientKey: GeneratedKeyPair;
+  /** This machine's own directory under the run's results. */
+  dir: string;
+  accel: Accel;
+  backend: 'qemu' | 'libvirt';
+  timeouts: Timeouts;
+  log: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export class GuestMachine {
+  private current: GuestSession | null = null;
+
+  private constructor(
+    readonly plan: MachinePlan,
+    readonly machine: Machine,
+    readonly user: string,
+    private readonly clientKey: GeneratedKeyPair,
+    readonly hostKey: GeneratedKeyPair,
+    private readonly timeouts: Timeouts,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Create and boot the machine, then wait until SSH answers with the pinned host key. */
+  static async start(opts: GuestMachineOptions): Promise<GuestMachine> {
+    const { plan, image } = opts;
+    const entry = plan.image.entry;
+    await fs.mkdir(opts.dir, { recursive: true });
+    // A fresh host key per machine, injected at provisioning and pinned: no trust-on-first-use.
+    const hostKey = await generateKeyPair(path.join(opts.dir, 'keys'), 'ssh_host_ed25519_key', `bootpath-host-${plan.name}`);
+    const hostKeyMaterial = {
+      privateKey: await fs.readFile(hostKey.privateKeyPath, 'utf8'),
+      publicKey: hostKey.publicKey,
+    };
+    let provisioning: Provisioning;
+    if (entry.provisioning === 'ignition') {
+      provisioning = sshProvisioning({ user: entry.user, authorizedKey: opts.clientKey.publicKey, hostKey: hostKeyMaterial });
+    } else {
+      provisioning = cloudInitProvisioning({
+        userData: cloudInitUserData({ user: entry.user, authorizedKey: opts.clientKey.publicKey, hostKey: hostKeyMaterial }),
+        metaData: cloudInitMetaData(`bootpath-${plan.name}`, `bootpath-${plan.name}`),
+      });
+    }
+    // The private host key only needed to reach the provisioning config; don't leave it in results.
+    await fs.rm(hostKey.privateKeyPath, { force: true });
+
+    const machine = createMachine(
+      {
+        name: plan.name,
+        runDir: opts.dir,
+        baseDisk: { path: image.diskPath, format: image.format },
+        diskSizeGiB: plan.diskMiB ? Math.ceil(plan.diskMiB / 1024) : undefined,
+        firmware: image.firmware,
+        memoryMiB: plan.memoryMiB,
+        cpus: plan.cpus,
+        accel: opts.accel,
+        provisioning,
+        restartOnGuestReset: true,
+      },
+      { backend: opts.backend },
+    );
+    const guest = new GuestMachine(plan, machine, entry.user, opts.clientKey, hostKey, opts.timeouts, opts.log);
+    try {
+      await machine.start();
+      await guest.connect(opts.timeouts.bootMs, opts.signal);
+    } catch (err) {
+      await guest.destroy(false);
+      throw err;
+    }
+    return guest;
+  }
+
+  get failureSignal(): AbortSignal {
+    return this.machine.failureSignal;
+  }
+
+  /** A signal that aborts when the machine fails or the scenario is cancelled. */
+  combined(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, this.machine.failureSignal]);
+  }
+
+  private async connect(timeoutMs: number, signal: AbortSignal): Promise<GuestSession> {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      this.current = await this.openSession(deadline, signal);
+    } catch (err) {
+      throw this.withConsole(err, `SSH to ${this.plan.name} did not come up within ${Math.round(timeoutMs / 1000)} s`);
+    }
+    return this.current;
+  }
+
+  private openSession(deadlineMs: number, signal: AbortSignal): Promise<GuestSession> {
+    return connectGuest({
+      endpoint: () => this.machine.sshEndpoint,
+      user: this.user,
+      privateKeyPath: this.clientKey.privateKeyPath,
+      hostPublicKey: this.hostKey.publicKey,
+      deadlineMs,
+      signal: this.combined(signal),
+      log: this.log,
+    });
+  }
+
+  /** The open session, reconnecting once if the previous one dropped (e.g. after a guest-side restart). */
+  async session(signal: AbortSignal): Promise<GuestSession> {
+    if (this.current?.isOpen) return this.current;
+    return this.connect(this.timeouts.reconnectMs, signal);
+  }
+
+  async exec(argv: readonly string[], opts: Omit<ExecOptions, 'signal'> & { signal: AbortSignal }): Promise<ExecResult> {
+    const session = await this.session(opts.signal);
+    return session.execArgv(argv, { ...opts, signal: this.combined(opts.signal) });
+  }
+
+  async execShell(command: string, opts: Omit<ExecOptions, 'signal'> & { signal: AbortSignal }): Promise<ExecResult> {
+    const session = await this.session(opts.signal);
+    return session.exec(command, { ...opts, signal: this.combined(opts.signal) });
+  }
+
+  /** Reboot (by `systemctl reboot`, or by the given command that reboots the guest itself). */
+  async reboot(signal: AbortSignal, trigger?: (s: GuestSession) => Promise<unknown>): Promise<RebootResult> {
+    const session = await this.session(signal);
+    const result = await rebootGuest({
+      session,
+      reconnect: (deadlineMs) => this.openSession(deadlineMs, signal),
+      trigger,
+      timeouts: { goDownMs: this.timeouts.goDownMs, comeBackMs: this.timeouts.bootMs, settleMs: this.timeouts.settleMs },
+      signal: this.combined(signal),
+      consoleTail: () => this.machine.consoleTail(30),
+      log: this.log,
+    });
+    if (result.session) this.current = result.session;
+    return result;
+  }
+
+  async readState(signal: AbortSignal): Promise<HostState> {
+    const session = await this.session(signal);
+    return readHostState(session, { timeoutMs: this.timeouts.commandMs, signal: this.combined(signal) });
+  }
+
+  /** The exact command a person can paste to get into the kept machine. */
+  sshCommand(): string {
+    const ep = this.machine.sshEndpoint;
+    const knownHosts = path.join(path.dirname(this.hostKey.publicKeyPath), 'known_hosts');
+    return `ssh -i ${this.clientKey.privateKeyPath} -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -p ${ep?.port ?? '?'} ${this.user}@127.0.0.1`;
+  }
+
+  /** Write a known_hosts file for sshCommand(): the pinned key for [127.0.0.1]:port. */
+  async writeKnownHosts(): Promise<void> {
+    const ep = this.machine.sshEndpoint;
+    if (!ep) return;
+    const file = path.join(path.dirname(this.hostKey.publicKeyPath), 'known_hosts');
+    await fs.writeFile(file, `[127.0.0.1]:${ep.port} ${this.hostKey.publicKey}\n`, { mode: 0o600 });
+  }
+
+  async destroy(keepFiles: boolean): Promise<void> {
+    await this.current?.close().catch(() => undefined);
+    this.current = null;
+    await this.machine.destroy({ keepFiles });
+  }
+
+  private withConsole(err: unknown, what: string): Error {
+    const message = err instanceof Error ? err.message : String(err);
+    const tail = this.machine.consoleTail(20);
+    const e = new Error(`${what}: ${message}${tail ? `\nlast console lines:\n${tail}` : ''}`);
+    (e as Error & { cause?: unknown }).cause = err;
+    return e;
+  }
+}

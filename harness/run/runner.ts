@@ -1,0 +1,176 @@
+/**
+ * Schedules RunPlans: p-limit for concurrency, a memory budget for admission, retries that mark
+ * a pass-on-retry as flaky, fail-fast, and one event stream for every reporter.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import pLimit from 'p-limit';
+import { errorMessage } from '../../core/errors.js';
+import { stateDir } from '../../core/paths.js';
+import type { ResolvedImage } from '../../images/resolve.js';
+import type { Accel } from '../../vm/machine.js';
+import { generateKeyPair } from '../../vm/ssh-keys.js';
+import { resultsPaths, newRunId, type ResultsPaths } from '../results/layout.js';
+import type { HostRecord, RunResult, RunSummary, RunVerdict } from '../results/model.js';
+import { RESULTS_SCHEMA_VERSION } from '../results/model.js';
+import type { RunPlan } from '../scenario/plan.js';
+import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } from './admission.js';
+import { EventBus, type Reporter } from './events.js';
+import { executePlan, type KeepPolicy } from './execute-plan.js';
+import type { GuestMachine } from './guest-machine.js';
+import { scaledTimeouts } from './timeouts.js';
+
+export interface RunnerOptions {
+  resultsRoot: string;
+  parallel: number;
+  retries: number;
+  failFast: boolean;
+  keep: KeepPolicy;
+  accel: Accel;
+  accelReason: string;
+  timeoutScale: number;
+  backend: 'qemu' | 'libvirt';
+  shard: string | null;
+  resolveImage: (plan: RunPlan, machine: string) => Promise<ResolvedImage>;
+  host: Omit<HostRecord, 'accel' | 'accelReason'>;
+  /** Aborted on Ctrl-C / SIGTERM. */
+  signal: AbortSignal;
+  runId?: string;
+}
+
+export interface RunnerOutcome {
+  summary: RunSummary;
+  paths: ResultsPaths;
+  kept: GuestMachine[];
+}
+
+export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters: (paths: ResultsPaths) => Reporter[]): Promise<RunnerOutcome> {
+  const runId = opts.runId ?? newRunId();
+  const paths = resultsPaths(opts.resultsRoot, runId);
+  await fs.mkdir(paths.runDir, { recursive: true });
+  const bus = new EventBus(reporters(paths));
+  const timeouts = scaledTimeouts(opts.timeoutScale);
+  const started = Date.now();
+
+  // The run's SSH client key lives outside results/ (a private key is a secret) and is removed at
+  // the end unless a kept machine still needs it.
+  const keyDir = path.join(stateDir(), 'runs', runId);
+  const clientKey = await generateKeyPair(keyDir, 'id_ed25519', `bootpath-run-${runId}`);
+
+  const summary: RunSummary = {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    runId,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: null,
+    durationMs: 0,
+    host: { ...opts.host, accel: opts.accel, accelReason: opts.accelReason },
+    options: { parallel: opts.parallel, retries: opts.retries, shard: opts.shard, keep: opts.keep, accel: opts.accel, backend: opts.backend },
+    totals: emptyTotals(),
+    runs: [],
+    testbed: plans.some((p) => p.machines.some((m) => m.image.entry.source.kind === 'testbed')),
+    interrupted: false,
+  };
+
+  await bus.emit({ type: 'run:begin', runId, resultsDir: paths.runDir, plans, parallel: opts.parallel, accel: opts.accel, accelReason: opts.accelReason });
+
+  const limit = pLimit(opts.parallel);
+  const budget = new MemoryBudget(Math.max(availableMemoryMiB() - HOST_RESERVE_MIB, Math.max(...plans.map(planMemoryMiB), 1)));
+  const stopScheduling = new AbortController();
+  const kept: GuestMachine[] = [];
+
+  const runOne = async (plan: RunPlan): Promise<void> => {
+    let final: RunResult | null = null;
+    const failures: string[] = [];
+    for (let attempt = 1; attempt <= opts.retries + 1; attempt++) {
+      if (opts.signal.aborted || stopScheduling.signal.aborted) break;
+      const release = await budget.acquire(planMemoryMiB(plan));
+      const dir = paths.runFolder(plan.id, attempt);
+      try {
+        await bus.emit({ type: 'scenario:begin', plan, attempt, dir });
+        const outcome = await executePlan(plan, {
+          runId,
+          dir,
+          attempt,
+          accel: opts.accel,
+          backend: opts.backend,
+          timeouts,
+          keep: opts.keep,
+          clientKey,
+          resolveImage: opts.resolveImage,
+          bus,
+          signal: opts.signal,
+        });
+        kept.push(...outcome.kept);
+        final = outcome.result;
+      } finally {
+        release();
+      }
+      const retryable = final.verdict === 'failed' || final.verdict === 'error' || final.verdict === 'timed-out';
+      const willRetry = retryable && attempt <= opts.retries && !opts.signal.aborted;
+      if (final.verdict !== 'passed') failures.push(`attempt ${attempt}: ${final.verdict}: ${final.message ?? ''}`);
+      if (final.verdict === 'passed' && attempt > 1) {
+        // Passing on a retry is not the same as passing: say so.
+        final = { ...final, verdict: 'flaky', message: failures.join('\n') };
+      }
+      await bus.emit({ type: 'scenario:end', plan, result: final, willRetry });
+      if (!willRetry) break;
+    }
+    if (!final) return;
+    summary.runs.push(final);
+    summary.totals[final.verdict]++;
+    summary.totals.runs++;
+    if (opts.failFast && final.verdict !== 'passed' && final.verdict !== 'flaky') stopScheduling.abort();
+  };
+
+  const settled = await Promise.allSettled(plans.map((plan) => limit(() => runOne(plan))));
+  const crashed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+
+  summary.interrupted = opts.signal.aborted;
+  // Runs that never started (fail-fast or Ctrl-C) are listed, so the summary covers the whole plan.
+  for (const plan of plans) {
+    if (summary.runs.some((r) => r.id === plan.id)) continue;
+    const crash = crashed.length > 0 ? errorMessage(crashed[0]!.reason) : undefined;
+    const verdict: RunVerdict = opts.signal.aborted ? 'interrupted' : crash ? 'error' : 'skipped';
+    summary.runs.push(notRun(plan, verdict, crash ?? (verdict === 'skipped' ? 'not run: --fail-fast stopped scheduling after a failure' : 'interrupted before it started')));
+    summary.totals[verdict]++;
+    summary.totals.runs++;
+  }
+  summary.runs.sort((a, b) => plans.findIndex((p) => p.id === a.id) - plans.findIndex((p) => p.id === b.id));
+  summary.finishedAt = new Date().toISOString();
+  summary.durationMs = Date.now() - started;
+  await bus.emit({ type: 'run:end', summary });
+  await bus.flush();
+  if (kept.length === 0) await fs.rm(keyDir, { recursive: true, force: true });
+  return { summary, paths, kept };
+}
+
+function emptyTotals(): RunSummary['totals'] {
+  return { runs: 0, passed: 0, failed: 0, error: 0, flaky: 0, interrupted: 0, 'timed-out': 0, skipped: 0 };
+}
+
+function notRun(plan: RunPlan, verdict: RunVerdict, message: string): RunResult {
+  return {
+    id: plan.id,
+    scenario: plan.scenario,
+    file: plan.file,
+    cell: plan.cell,
+    questions: plan.questions,
+    tags: plan.tags,
+    verdict,
+    message,
+    attempts: 0,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    guestTimeMs: 0,
+    machines: [],
+    steps: [],
+    findings: [],
+    dir: '',
+    testbed: plan.machines.some((m) => m.image.entry.source.kind === 'testbed'),
+  };
+}
+
+export function hostRecord(version: string, qemu: string | null): Omit<HostRecord, 'accel' | 'accelReason'> {
+  return { hostname: os.hostname(), cpus: os.availableParallelism(), memoryMiB: Math.round(os.totalmem() / 1024 / 1024), qemu, bootpathVersion: version };
+}
