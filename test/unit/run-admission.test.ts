@@ -1,0 +1,37 @@
+import { expect } from 'chai';
+import { autoParallel, MemoryBudget, shardPlans } from '../../harness/run/admission.js';
+import type { RunPlan } from '../../harness/scenario/plan.js';
+
+const plan = (id: string, memoryMiB = 1024): RunPlan =>
+  ({ id, machines: [{ name: 'default', memoryMiB }] }) as unknown as RunPlan;
+
+describe('admission', () => {
+  it('auto parallelism is bounded by CPUs, memory and the number of runs', () => {
+    const plans = [plan('a'), plan('b'), plan('c'), plan('d')];
+    expect(autoParallel(plans, 2, 24_000)).to.equal(2);
+    expect(autoParallel(plans, 16, 4_000)).to.equal(2);
+    expect(autoParallel(plans.slice(0, 1), 16, 64_000)).to.equal(1);
+    expect(autoParallel(plans, 16, 500)).to.equal(1);
+  });
+
+  it('the memory budget admits by weight and wakes waiters in order', async () => {
+    const budget = new MemoryBudget(2000);
+    const order: string[] = [];
+    const r1 = await budget.acquire(1500);
+    const second = budget.acquire(1000).then((release) => (order.push('second'), release));
+    const third = budget.acquire(400).then((release) => (order.push('third'), release));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(order).to.deep.equal([]);
+    r1();
+    (await second)();
+    (await third)();
+    expect(order).to.deep.equal(['second', 'third']);
+  });
+
+  it('shards deterministically and completely', () => {
+    const plans = ['e', 'a', 'd', 'b', 'c'].map((id) => plan(id));
+    const shards = [1, 2, 3].map((i) => shardPlans(plans, { index: i, total: 3 }).map((p) => p.id));
+    expect(shards).to.deep.equal([['a', 'd'], ['b', 'e'], ['c']]);
+    expect(shards.flat().sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
+  });
+});
