@@ -71,6 +71,8 @@ export async function loadScenarioFile(file: string, ctx: LoadContext): Promise<
   expansion.problems.forEach(add);
   const vars = (scenario.vars ?? {}) as Record<string, Scalar>;
 
+  checkWhen(scenario, expansion.axes, expansion.cells, add);
+
   const { refs, problems: syntax } = findReferences(raw);
   syntax.forEach(add);
   for (const ref of refs) {
@@ -186,6 +188,35 @@ function checkSteps(scenario: Scenario, machineNames: string[], add: Add): void 
   });
 }
 
+/** `when:` names matrix axes and values that exist, so a typo cannot silently drop a step. */
+function checkWhen(scenario: Scenario, axes: string[], cells: Record<string, Scalar>[], add: Add): void {
+  scenario.steps.forEach((s, i) => {
+    if (typeof s === 'string' || !s.when) return;
+    for (const [axis, want] of Object.entries(s.when)) {
+      if (!axes.includes(axis)) {
+        const hint = didYouMean(axis, axes);
+        add({ path: ['steps', i, 'when', axis], at: 'key', message: `'when' names unknown matrix axis '${axis}'${hint ? ` (did you mean '${hint}'?)` : ''}; axes: ${axes.join(', ') || 'none'}` });
+        continue;
+      }
+      const known = [...new Set(cells.map((c) => c[axis]))];
+      (Array.isArray(want) ? want : [want]).forEach((v, j) => {
+        if (!known.includes(v)) {
+          add({
+            path: Array.isArray(want) ? ['steps', i, 'when', axis, j] : ['steps', i, 'when', axis],
+            message: `'when' value ${JSON.stringify(v)} never occurs on axis '${axis}'; values: ${known.map((k) => JSON.stringify(k)).join(', ')}`,
+          });
+        }
+      });
+    }
+  });
+}
+
+/** Does the step run in this cell? */
+function stepApplies(def: { when?: Record<string, Scalar | Scalar[]> }, cell: Record<string, Scalar>): boolean {
+  if (!def.when) return true;
+  return Object.entries(def.when).every(([axis, want]) => (Array.isArray(want) ? want : [want]).includes(cell[axis]!));
+}
+
 function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, ctx: LoadContext): RunPlan {
   const defs: [string, MachineDef][] = scenario.machine ? [[DEFAULT_MACHINE_NAME, scenario.machine]] : Object.entries(scenario.machines!);
   const machines: MachinePlan[] = defs.map(([name, m]) => {
@@ -199,8 +230,10 @@ function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, 
       diskMiB: m.disk !== undefined ? parseSizeMiB(m.disk) : null,
     };
   });
-  const steps: PlannedStep[] = scenario.steps.map((raw, index) => {
-    const def = (typeof raw === 'string' ? { reboot: null } : raw) as Exclude<StepDef, string>;
+  const stepDefs = scenario.steps
+    .map((raw) => (typeof raw === 'string' ? { reboot: null } : raw) as Exclude<StepDef, string>)
+    .filter((def) => stepApplies(def, cell));
+  const steps: PlannedStep[] = stepDefs.map((def, index) => {
     return {
       index,
       kind: stepKind(def),

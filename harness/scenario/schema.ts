@@ -56,6 +56,12 @@ const commonStepKeys = {
     }),
   ),
   on: Type.Optional(Type.String({ minLength: 1, description: 'Which machine runs the step (multi-machine scenarios).' })),
+  when: Type.Optional(
+    Type.Record(Type.String(), Type.Union([Scalar, Type.Array(Scalar, { minItems: 1 })]), {
+      minProperties: 1,
+      description: 'Run the step only in matrix cells where each named axis has this value (or one of these values).',
+    }),
+  ),
 };
 
 function step<P extends TProperties>(action: string, props: P, description: string): TObject<P & typeof commonStepKeys> {
@@ -249,6 +255,7 @@ export const RecordStep = Type.Object(
     note: Type.Optional(Type.String()),
     name: Type.Optional(Type.String({ minLength: 1 })),
     on: Type.Optional(Type.String({ minLength: 1 })),
+    when: commonStepKeys.when,
   },
   { additionalProperties: false, 'x-action': 'record', description: 'Record an observation of the current state as a finding.' },
 );

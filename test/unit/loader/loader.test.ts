@@ -72,6 +72,32 @@ describe('scenario loader', () => {
     expect(plans[3]!.steps[0]!.def).to.deep.include({ update: { via: 'bootc', image: 'img:3' } });
   });
 
+  it('drops steps whose `when` does not match the cell', async () => {
+    const yaml = [
+      'name: w',
+      'summary: s',
+      'matrix:',
+      '  change: [package, karg]',
+      'machine: { image: testbed }',
+      'steps:',
+      '  - rpm-ostree: install',
+      '    packages: [tree]',
+      '    when: { change: package }',
+      '  - rpm-ostree: kargs',
+      '    append: [a=1]',
+      '    when: { change: [karg] }',
+      '  - reboot',
+    ].join('\n');
+    const file = path.join(dir, 'w.yaml');
+    await fs.writeFile(file, yaml);
+    const { plans } = await loadScenarioFile(file, ctx);
+    expect(plans.map((p) => p.steps.map((s) => s.label))).to.deep.equal([
+      ['rpm-ostree install tree', 'reboot'],
+      ['rpm-ostree kargs --append=a=1', 'reboot'],
+    ]);
+    expect(plans[1]!.steps.map((s) => s.index)).to.deep.equal([0, 1]);
+  });
+
   it('reports duplicate scenario names across files', async () => {
     const a = path.join(dir, 'dup-a');
     const b = path.join(dir, 'dup-b');
