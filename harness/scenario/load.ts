@@ -72,6 +72,7 @@ export async function loadScenarioFile(file: string, ctx: LoadContext): Promise<
   const vars = (scenario.vars ?? {}) as Record<string, Scalar>;
 
   checkWhen(scenario, expansion.axes, expansion.cells, add);
+  checkUniqueIds(scenario, expansion.cells, add);
 
   const { refs, problems: syntax } = findReferences(raw);
   syntax.forEach(add);
@@ -155,20 +156,34 @@ function checkMachines(scenario: Scenario, ctx: LoadContext, add: Add): string[]
   return ok ? entries.map(([n]) => n) : [];
 }
 
+/**
+ * Step names and finding ids must be unique within each run. Steps with `when:` may share them
+ * when no cell runs both (one finding id per matrix row, filled by whichever step applies).
+ */
+function checkUniqueIds(scenario: Scenario, cells: Record<string, Scalar>[], add: Add): void {
+  const reported = new Set<string>();
+  for (const cell of cells) {
+    for (const key of ['name', 'record'] as const) {
+      const seen = new Map<string, number>();
+      scenario.steps.forEach((s: StepDef, i) => {
+        if (typeof s === 'string' || !stepApplies(s, cell)) return;
+        const id = s[key];
+        if (!id) return;
+        const first = seen.get(id);
+        if (first !== undefined && !reported.has(`${key}:${i}`)) {
+          reported.add(`${key}:${i}`);
+          add({ path: ['steps', i, key], message: `duplicate ${key === 'name' ? 'step name' : 'finding id'} '${id}' (also step ${first + 1})` });
+        }
+        if (first === undefined) seen.set(id, i);
+      });
+    }
+  }
+}
+
 function checkSteps(scenario: Scenario, machineNames: string[], add: Add): void {
-  const names = new Map<string, number>();
-  const records = new Map<string, number>();
   scenario.steps.forEach((s: StepDef, i) => {
     if (typeof s === 'string') return;
     const kind = stepKind(s);
-    if (s.name) {
-      if (names.has(s.name)) add({ path: ['steps', i, 'name'], message: `duplicate step name '${s.name}' (also step ${names.get(s.name)! + 1})` });
-      names.set(s.name, i);
-    }
-    if (s.record) {
-      if (records.has(s.record)) add({ path: ['steps', i, 'record'], message: `duplicate finding id '${s.record}' (also step ${records.get(s.record)! + 1})` });
-      records.set(s.record, i);
-    }
     if ('expect-failure' in s && s['expect-failure'] !== undefined && ['expect', 'record', 'wait', 'reboot'].includes(kind)) {
       add({ path: ['steps', i, 'expect-failure'], at: 'key', message: `'expect-failure' does not apply to ${kind} steps` });
     }
