@@ -1,0 +1,216 @@
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Client, type ServerHostKeyAlgorithm } from 'ssh2';
+import type { SshEndpoint } from '../../vm/machine.js';
+import { InfraError, errorMessage } from '../../core/errors.js';
+import { HostKeyMismatchError, SshConnectTimeoutError } from './errors.js';
+import { fingerprintOf, parsePublicKeyLine, type PinnedHostKey } from './host-key.js';
+import { SshGuestSession, type GuestSession } from './session.js';
+
+export interface ConnectOptions {
+  /** Where to connect now. Asked again for every attempt: the port may change after a reboot. null: not yet known. */
+  endpoint: () => SshEndpoint | null;
+  user: string;
+  privateKeyPath: string;
+  /** The guest's pinned host key, `ssh-ed25519 AAAA… [comment]`. */
+  hostPublicKey: string;
+  /** Absolute time (Date.now() scale) at which to give up. */
+  deadlineMs: number;
+  /** Aborted when the machine died: connectGuest rejects at once with the signal's reason. */
+  signal?: AbortSignal;
+  /** Every failed attempt, for debugging (most are expected while the guest boots). */
+  onAttemptError?: (e: Error) => void;
+  /** Start a new attempt this often while earlier ones may still hang (default 150 ms: with a ~100 ms handshake, sshd is noticed within 300 ms). */
+  attemptIntervalMs?: number;
+  /** After a refused connection (nothing listening: QEMU restarting, sshd not up), retry this soon instead (default 50 ms; refusals are cheap). */
+  refusedRetryMs?: number;
+  /** At most this many attempts that have not yet heard from the server (default 4); the oldest is dropped for a new one. */
+  maxSilentAttempts?: number;
+  /** Drop an attempt whose server has sent nothing for this long (default 2500 ms): slirp accepts while the guest is down. */
+  bannerTimeoutMs?: number;
+  /** ssh2 readyTimeout: the whole handshake + auth, once the server talks (default 10 s; slow under TCG). */
+  handshakeTimeoutMs?: number;
+  /** Keepalive: a guest that stops answering for interval × countMax is declared gone (default 2 s × 3). */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  /** Guest shell for commands (default `sh`). */
+  shell?: string;
+  /** One line per connection and per command; never key material. */
+  log?: (line: string) => void;
+}
+
+interface Attempt {
+  client: Client;
+  sock: net.Socket;
+  endpoint: SshEndpoint;
+  /** The server sent at least one byte: a real sshd is on the other end, not a bare slirp accept. */
+  talking: boolean;
+  finished: boolean;
+  timers: NodeJS.Timeout[];
+  startedAt: number;
+}
+
+/** Deadlines are absolute; a small number is almost certainly a duration passed by mistake. */
+function assertAbsoluteDeadline(deadlineMs: number): void {
+  if (!Number.isFinite(deadlineMs) || deadlineMs < 1e12) {
+    throw new TypeError(`deadlineMs must be an absolute time (Date.now() + ms), got ${deadlineMs}`);
+  }
+}
+
+function hostKeyAlgorithms(key: PinnedHostKey): ServerHostKeyAlgorithm[] {
+  // Offer only the pinned key's algorithm so a guest with several host keys presents the pinned one.
+  if (key.type === 'ssh-rsa') return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  return [key.type as ServerHostKeyAlgorithm];
+}
+
+function describe(ep: SshEndpoint | null): string {
+  return ep ? `${ep.host}:${ep.port}` : '(no endpoint yet)';
+}
+
+/**
+ * Connect to the guest, retrying until the deadline. Attempts overlap: a new one starts every
+ * attemptIntervalMs even while earlier ones hang waiting for a banner, so SSH being ready is noticed
+ * within about one interval plus a handshake. The first handshake wins; the others are closed.
+ */
+export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> {
+  assertAbsoluteDeadline(opts.deadlineMs);
+  if (opts.signal?.aborted) throw opts.signal.reason;
+  const pinned = parsePublicKeyLine(opts.hostPublicKey);
+  let privateKey: Buffer;
+  try {
+    privateKey = await fs.readFile(opts.privateKeyPath);
+  } catch (e) {
+    throw new InfraError(`cannot read the SSH private key ${opts.privateKeyPath}: ${errorMessage(e)}`, 'ssh');
+  }
+  const interval = opts.attemptIntervalMs ?? 150;
+  const refusedRetry = Math.min(interval, opts.refusedRetryMs ?? 50);
+  const maxSilent = opts.maxSilentAttempts ?? 4;
+  const bannerTimeout = opts.bannerTimeoutMs ?? 2500;
+  const started = performance.now();
+
+  return new Promise<GuestSession>((resolve, reject) => {
+    const attempts = new Set<Attempt>();
+    let settled = false;
+    let attemptCount = 0;
+    let lastError: string | null = null;
+    let lastEndpoint: SshEndpoint | null = null;
+    let lastStartAt = -Infinity;
+    let lastRefusedAt = -Infinity;
+
+    const abandon = (a: Attempt): void => {
+      if (a.finished) return;
+      a.finished = true;
+      attempts.delete(a);
+      for (const t of a.timers) clearTimeout(t);
+      a.client.removeAllListeners('ready');
+      a.client.on('error', () => {}); // late errors from a closed loser are noise, never unhandled
+      a.client.destroy();
+      a.sock.destroy();
+    };
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(ticker);
+      clearTimeout(deadlineTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      for (const a of [...attempts]) abandon(a);
+      fn();
+    };
+    const attemptFailed = (a: Attempt, err: Error): void => {
+      if (a.finished) return;
+      abandon(a);
+      lastError = `${describe(a.endpoint)}: ${err.message}`;
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') lastRefusedAt = performance.now();
+      opts.onAttemptError?.(err);
+    };
+
+    const startAttempt = (): void => {
+      if (settled) return;
+      const endpoint = opts.endpoint();
+      if (!endpoint) {
+        lastError = 'the machine has no SSH endpoint yet';
+        return;
+      }
+      lastEndpoint = endpoint;
+      lastStartAt = performance.now();
+      const silent = [...attempts].filter((a) => !a.talking);
+      if (silent.length >= maxSilent && silent[0]) {
+        attemptFailed(silent[0], new Error(`no SSH banner yet; superseded by a newer attempt`));
+      }
+      attemptCount++;
+      const sock = new net.Socket();
+      const client = new Client();
+      const attempt: Attempt = { client, sock, endpoint, talking: false, finished: false, timers: [], startedAt: performance.now() };
+      attempts.add(attempt);
+      let presentedKey: string | null = null;
+
+      attempt.timers.push(
+        setTimeout(() => {
+          if (!attempt.talking) attemptFailed(attempt, new Error(`port accepts but no SSH banner within ${bannerTimeout} ms`));
+        }, bannerTimeout),
+      );
+      client.on('ready', () => {
+        if (attempt.finished || settled) return abandon(attempt);
+        attempt.finished = true;
+        attempts.delete(attempt);
+        for (const t of attempt.timers) clearTimeout(t);
+        client.removeAllListeners('error');
+        client.removeAllListeners('close');
+        const session = new SshGuestSession(client, { endpoint, user: opts.user, shell: opts.shell, log: opts.log });
+        opts.log?.(`ssh ${opts.user}@${describe(endpoint)} ready after ${Math.round(performance.now() - started)} ms (${attemptCount} attempts, handshake ${Math.round(performance.now() - attempt.startedAt)} ms)`);
+        settle(() => resolve(session));
+      });
+      client.on('error', (err: Error) => {
+        if (presentedKey !== null) {
+          const mismatch = new HostKeyMismatchError(describe(endpoint), pinned.fingerprint, presentedKey);
+          return settle(() => reject(mismatch));
+        }
+        attemptFailed(attempt, err);
+      });
+      client.on('close', () => attemptFailed(attempt, new Error('connection closed before the SSH handshake finished')));
+
+      sock.connect(endpoint.port, endpoint.host);
+      client.connect({
+        sock,
+        username: opts.user,
+        privateKey,
+        readyTimeout: opts.handshakeTimeoutMs ?? 10_000,
+        keepaliveInterval: opts.keepaliveIntervalMs ?? 2000,
+        keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+        algorithms: { serverHostKey: hostKeyAlgorithms(pinned) },
+        hostVerifier: (key: Buffer): boolean => {
+          if (key.equals(pinned.blob)) return true;
+          presentedKey = fingerprintOf(key);
+          return false;
+        },
+      });
+      // Added after ssh2 paused the socket, so this listener does not start the flow early; it sees
+      // the same bytes as ssh2 once ssh2 resumes.
+      sock.once('data', () => {
+        attempt.talking = true;
+      });
+    };
+
+    const onAbort = (): void => settle(() => reject(opts.signal?.reason));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const deadlineTimer = setTimeout(
+      () => {
+        const waited = ((performance.now() - started) / 1000).toFixed(1);
+        const message =
+          `gave up after ${waited} s waiting for SSH on ${describe(lastEndpoint)} to accept ${opts.user} ` +
+          `with host key ${pinned.fingerprint} (${attemptCount} attempts); last error: ${lastError ?? 'none'}`;
+        settle(() => reject(new SshConnectTimeoutError(message, lastError)));
+      },
+      Math.max(0, opts.deadlineMs - Date.now()),
+    );
+    // A fine-grained tick decides when to start: every `interval`, or sooner once the latest
+    // attempt was refused (so a port that starts listening is tried again within refusedRetry).
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      const refusedSinceLastStart = lastRefusedAt >= lastStartAt;
+      if (now - lastStartAt >= interval || (refusedSinceLastStart && now - lastStartAt >= refusedRetry)) startAttempt();
+    }, refusedRetry);
+    startAttempt();
+  });
+}
