@@ -25,10 +25,12 @@ export interface ConnectOptions {
   attemptIntervalMs?: number;
   /** After a refused connection (nothing listening: QEMU restarting, sshd not up), retry this soon instead (default 50 ms; refusals are cheap). */
   refusedRetryMs?: number;
-  /** At most this many attempts that have not yet heard from the server (default 4); the oldest is dropped for a new one. */
+  /** At most this many attempts that have not yet heard from the server (default 8); at the cap no new one starts until one ends. */
   maxSilentAttempts?: number;
   /** Drop an attempt whose server has sent nothing for this long (default 2500 ms): slirp accepts while the guest is down. */
   bannerTimeoutMs?: number;
+  /** A silent attempt is superseded at the cap only after this long (default 1000 ms; scale it for slow guests). */
+  minSilentAgeMs?: number;
   /** ssh2 readyTimeout: the whole handshake + auth, once the server talks (default 10 s; slow under TCG). */
   handshakeTimeoutMs?: number;
   /** Keepalive: a guest that stops answering for interval × countMax is declared gone (default 2 s × 3). */
@@ -85,8 +87,9 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
   }
   const interval = opts.attemptIntervalMs ?? 150;
   const refusedRetry = Math.min(interval, opts.refusedRetryMs ?? 50);
-  const maxSilent = opts.maxSilentAttempts ?? 4;
+  const maxSilent = opts.maxSilentAttempts ?? 8;
   const bannerTimeout = opts.bannerTimeoutMs ?? 2500;
+  const minSilentAge = Math.min(bannerTimeout, opts.minSilentAgeMs ?? 1000);
   const started = performance.now();
 
   return new Promise<GuestSession>((resolve, reject) => {
@@ -133,11 +136,19 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
         return;
       }
       lastEndpoint = endpoint;
-      lastStartAt = performance.now();
+      // A real sshd is answering one of the attempts: let that handshake finish instead of piling
+      // more handshakes on a guest that may be emulated (each costs sshd a fork and a key exchange).
+      if ([...attempts].some((a) => a.talking)) return;
+      // At the cap, the oldest silent attempt makes room — but only once it is old enough: under
+      // TCG a freshly started guest sshd can take a second or more to send its banner, and cutting
+      // it short then means never connecting (and loading the guest with abandoned sshd children).
       const silent = [...attempts].filter((a) => !a.talking);
-      if (silent.length >= maxSilent && silent[0]) {
-        attemptFailed(silent[0], new Error(`no SSH banner yet; superseded by a newer attempt`));
+      if (silent.length >= maxSilent) {
+        const oldest = silent[0]!;
+        if (performance.now() - oldest.startedAt < minSilentAge) return;
+        attemptFailed(oldest, new Error(`no SSH banner after ${Math.round(performance.now() - oldest.startedAt)} ms; superseded by a newer attempt`));
       }
+      lastStartAt = performance.now();
       attemptCount++;
       const sock = new net.Socket();
       const client = new Client();

@@ -123,6 +123,9 @@ export class GuestMachine {
       deadlineMs,
       signal: this.combined(signal),
       log: this.log,
+      // A guest's sshd forks and re-executes per connection; under TCG the banner can take seconds.
+      bannerTimeoutMs: this.timeouts.sshBannerMs,
+      minSilentAgeMs: this.timeouts.sshBannerMs / 2,
     });
   }
 

@@ -17,6 +17,8 @@ export interface Timeouts {
   commandMs: number;
   /** rpm-ostree / bootc operations (they deploy: tens of seconds under TCG). */
   osOperationMs: number;
+  /** How long one SSH attempt may wait for the server's banner. */
+  sshBannerMs: number;
 }
 
 const NOMINAL: Timeouts = {
@@ -26,6 +28,7 @@ const NOMINAL: Timeouts = {
   reconnectMs: 20_000,
   commandMs: 20_000,
   osOperationMs: 120_000,
+  sshBannerMs: 2_000,
 };
 
 export function scaledTimeouts(scale: number): Timeouts {

@@ -1,0 +1,110 @@
+import type { Accel, DirectKernelBoot } from '../machine.js';
+
+/**
+ * The QEMU command line, as an argv array (never a shell string). Pure: everything it needs is in
+ * QemuLaunch, so unit tests can check every flag that matters.
+ */
+
+export interface QemuLaunch {
+  qemuBinary: string;
+  accel: Accel;
+  machineType?: 'q35' | 'pc';
+  runId: string;
+  machineName: string;
+  memoryMiB: number;
+  cpus: number;
+  /** The machine's qcow2 overlay (absent for diskless direct-kernel guests). */
+  overlay?: string;
+  extraDisks?: string[];
+  /** Serial console (ttyS0) goes to this file. */
+  consoleLog: string;
+  /** QMP over an inherited, already connected socket (fd number in QEMU), or a unix socket path QEMU listens on. */
+  qmp: { fd: number } | { socketPath: string };
+  /** Host port forwarded from 127.0.0.1 to guestPort; null → user networking without forwards. */
+  hostPort: number | null;
+  guestPort?: number;
+  /** Guest reset makes QEMU exit (the machine then starts a fresh QEMU on the same overlay). */
+  noReboot: boolean;
+  ignitionConfig?: string;
+  seedIso?: string;
+  uefi?: { code: string; vars: string };
+  directKernel?: DirectKernelBoot;
+}
+
+/** QEMU option values use ',' as separator; a literal comma is written ',,'. */
+export function qemuOptValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+/** [a-z0-9-] only, so names are safe in -name, file names and process titles. */
+export function sanitizeName(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
+}
+
+/** `-name` value: bootpath-<run>-<machine>; `process=` (the thread name) is cut to 15 chars by the kernel. */
+export function qemuProcessName(runId: string, machineName: string): string {
+  return `bootpath-${sanitizeName(runId)}-${sanitizeName(machineName)}`;
+}
+
+export function hostForwardRule(hostPort: number, guestPort: number): string {
+  if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new Error(`invalid host port ${hostPort}`);
+  // Always an explicit loopback address: an empty host address would mean 0.0.0.0 (all interfaces).
+  return `hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+}
+
+export function buildQemuArgs(l: QemuLaunch): string[] {
+  const args: string[] = [];
+  const name = qemuProcessName(l.runId, l.machineName);
+  args.push('-name', `${name},process=bootpath-${sanitizeName(l.machineName)}`);
+  args.push('-machine', l.machineType ?? 'q35');
+  args.push('-accel', l.accel);
+  // -cpu host needs KVM; under TCG, max gives the guest every feature TCG can emulate.
+  args.push('-cpu', l.accel === 'kvm' ? 'host' : 'max');
+  args.push('-smp', String(l.cpus), '-m', String(l.memoryMiB));
+  args.push('-nodefaults', '-display', 'none', '-vga', 'none');
+  if (l.noReboot) args.push('-no-reboot');
+
+  if (l.uefi) {
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${qemuOptValue(l.uefi.code)}`);
+    args.push('-drive', `if=pflash,format=raw,unit=1,file=${qemuOptValue(l.uefi.vars)}`);
+  }
+  if (l.directKernel) {
+    args.push('-kernel', l.directKernel.kernel);
+    if (l.directKernel.initrd) args.push('-initrd', l.directKernel.initrd);
+    if (l.directKernel.append) args.push('-append', l.directKernel.append);
+  }
+
+  if (l.overlay) {
+    args.push('-drive', `if=none,id=disk0,format=qcow2,discard=unmap,file=${qemuOptValue(l.overlay)}`);
+    args.push('-device', 'virtio-blk-pci,drive=disk0,bootindex=1');
+  }
+  (l.extraDisks ?? []).forEach((disk, i) => {
+    args.push('-drive', `if=none,id=disk${i + 1},format=qcow2,discard=unmap,file=${qemuOptValue(disk)}`);
+    args.push('-device', `virtio-blk-pci,drive=disk${i + 1},serial=bootpath-extra-${i + 1}`);
+  });
+  if (l.seedIso) {
+    args.push('-drive', `if=none,id=seed,format=raw,media=cdrom,readonly=on,file=${qemuOptValue(l.seedIso)}`);
+    args.push('-device', 'ide-cd,drive=seed');
+  }
+  if (l.ignitionConfig) args.push('-fw_cfg', `name=opt/com.coreos/config,file=${qemuOptValue(l.ignitionConfig)}`);
+
+  const netdev = l.hostPort === null ? 'user,id=n0' : `user,id=n0,${hostForwardRule(l.hostPort, l.guestPort ?? 22)}`;
+  args.push('-netdev', netdev, '-device', 'virtio-net-pci,netdev=n0');
+  // Entropy for the guest: first boots generate keys and would otherwise stall under TCG.
+  args.push('-device', 'virtio-rng-pci');
+
+  args.push('-chardev', `file,id=serial0,path=${qemuOptValue(l.consoleLog)}`, '-serial', 'chardev:serial0');
+  if ('fd' in l.qmp) args.push('-chardev', `socket,id=qmp,fd=${l.qmp.fd}`);
+  else args.push('-chardev', `socket,id=qmp,path=${qemuOptValue(l.qmp.socketPath)},server=on,wait=off`);
+  args.push('-mon', 'chardev=qmp,mode=control');
+  return args;
+}
+
+/**
+ * Run QEMU through `setpriv --pdeathsig KILL` so the kernel kills it when bootpath dies, even by
+ * SIGKILL (Node cannot call prctl itself). setpriv execs QEMU: same pid, so kill() still works.
+ */
+export function withParentDeathSignal(setprivPath: string | null, qemuBinary: string, args: string[]): { file: string; args: string[] } {
+  if (!setprivPath) return { file: qemuBinary, args };
+  return { file: setprivPath, args: ['--pdeathsig', 'KILL', '--', qemuBinary, ...args] };
+}

@@ -1,0 +1,507 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { HostNotCapableError, InfraError, errorMessage } from '../../core/errors.js';
+import { CONSOLE_CHECKS, matchConsoleLine, type ConsoleCheck } from '../console-checks.js';
+import { ConsoleTail, cleanConsoleText } from '../console.js';
+import { createBlankDisk, createOverlay } from '../disk.js';
+import { whichBinary } from '../exec.js';
+import { findOvmf, QEMU_BINARY } from '../host-facts.js';
+import {
+  MachineFailure,
+  type Machine,
+  type MachineEvent,
+  type MachineSpec,
+  type SshEndpoint,
+} from '../machine.js';
+import { hostPorts, isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
+import { buildSeedIso } from '../provision/cloud-init.js';
+import { writeIgnitionConfig } from '../provision/ignition.js';
+import { QmpClient, type QmpEvent } from '../qmp.js';
+import { pidfilePath, registerLiveProcess, writePidfile } from '../reaper.js';
+import { buildQemuArgs, sanitizeName, withParentDeathSignal, type QemuLaunch } from './command.js';
+
+export interface QemuMachineOptions {
+  /** Groups machines of one run in pidfile names and process titles. Default: the run dir's parent name. */
+  runId?: string;
+  qemuBinary?: string;
+  /**
+   * Start QEMU under `setpriv --pdeathsig KILL` (when setpriv exists). Default true;
+   * BOOTPATH_VM_NO_PDEATHSIG=1 turns it off (tests of the pidfile reaper use that).
+   */
+  parentDeathSignal?: boolean;
+  consoleChecks?: readonly ConsoleCheck[];
+  /** Where pidfiles go (default core/paths stateDir()). */
+  stateDir?: string;
+  machineType?: 'q35' | 'pc';
+  ports?: PortAllocator;
+  /** Deadline for QEMU to come up to a running state (not for the guest to boot). */
+  startTimeoutMs?: number;
+}
+
+type Intent = 'none' | 'power-off' | 'kill' | 'destroy';
+
+interface Boot {
+  n: number;
+  tail: ConsoleTail;
+  child: ChildProcess;
+  qmp: QmpClient;
+  stderrLog: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  unregister: () => void;
+}
+
+/** How long to collect console lines after a fatal one, so the excerpt has the stack trace. */
+const FAILURE_EXCERPT_GRACE_MS = 500;
+/** SHUTDOWN reasons after which a -no-reboot QEMU exit means "boot again". */
+const RESET_REASONS = new Set(['guest-reset', 'host-qmp-system-reset']);
+
+export class QemuMachine implements Machine {
+  readonly spec: MachineSpec;
+  private readonly opts: QemuMachineOptions;
+  private readonly runId: string;
+  private readonly ports: PortAllocator;
+  private readonly abort = new AbortController();
+  private readonly listeners = new Set<(e: MachineEvent) => void>();
+  private readonly consoleListeners = new Set<() => void>();
+  private readonly tails: ConsoleTail[] = [];
+  private current: Boot | null = null;
+  private port: number | null = null;
+  private intent: Intent = 'none';
+  private state: 'new' | 'starting' | 'running' | 'off' | 'destroyed' = 'new';
+  private setpriv: string | null = null;
+  private launchBase: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> | null = null;
+  private pidfile: string;
+  private ownedFiles: string[] = [];
+  private destroyed: Promise<void> | null = null;
+  private restarting: Promise<void> | null = null;
+  private fatalPending = false;
+
+  constructor(spec: MachineSpec, opts: QemuMachineOptions = {}) {
+    if (!/^[a-z0-9-]+$/.test(spec.name)) throw new Error(`machine name ${JSON.stringify(spec.name)} must match [a-z0-9-]+`);
+    if (!path.isAbsolute(spec.runDir)) throw new Error(`machine runDir must be absolute: ${spec.runDir}`);
+    this.spec = spec;
+    this.opts = opts;
+    this.runId = sanitizeName(opts.runId ?? path.basename(path.dirname(spec.runDir)));
+    this.ports = opts.ports ?? hostPorts;
+    this.pidfile = pidfilePath(this.runId, spec.name, opts.stateDir);
+  }
+
+  get sshEndpoint(): SshEndpoint | null {
+    return this.port === null ? null : { host: '127.0.0.1', port: this.port };
+  }
+
+  get bootCount(): number {
+    return this.tails.length;
+  }
+
+  get consoleLog(): string {
+    return this.tails.at(-1)?.file ?? path.join(this.spec.runDir, 'console-1.log');
+  }
+
+  get failureSignal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** pid of the current QEMU process (null when not running). */
+  get pid(): number | null {
+    return this.current?.child.pid ?? null;
+  }
+
+  /** Whether a QEMU process is currently running for this machine. */
+  get running(): boolean {
+    return this.current !== null;
+  }
+
+  get pidfilePath(): string {
+    return this.pidfile;
+  }
+
+  on(listener: (event: MachineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: MachineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // a listener's bug must not break the machine
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // start
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`machine ${this.spec.name} was already started`);
+    this.state = 'starting';
+    const spec = this.spec;
+    try {
+      await fs.mkdir(spec.runDir, { recursive: true, mode: 0o700 });
+      let overlay: string | undefined;
+      if (spec.baseDisk) {
+        overlay = path.join(spec.runDir, 'overlay.qcow2');
+        const ov: Parameters<typeof createOverlay>[0] = { base: spec.baseDisk.path, baseFormat: spec.baseDisk.format, overlay };
+        if (spec.diskSizeGiB !== undefined) ov.sizeGiB = spec.diskSizeGiB;
+        await createOverlay(ov);
+        this.ownedFiles.push(overlay);
+      }
+      const extraDisks: string[] = [];
+      for (const [i, d] of (spec.extraDisks ?? []).entries()) {
+        const file = path.join(spec.runDir, `extra-${i + 1}.qcow2`);
+        await createBlankDisk(file, d.sizeGiB);
+        extraDisks.push(file);
+        this.ownedFiles.push(file);
+      }
+      let ignitionConfig: string | undefined;
+      let seedIso: string | undefined;
+      if (spec.provisioning.kind === 'ignition') {
+        ignitionConfig = await writeIgnitionConfig(spec.runDir, spec.provisioning.config);
+        this.ownedFiles.push(ignitionConfig);
+      } else if (spec.provisioning.kind === 'cloud-init') {
+        seedIso = await buildSeedIso(spec.runDir, spec.provisioning);
+        this.ownedFiles.push(seedIso);
+      }
+      let uefi: { code: string; vars: string } | undefined;
+      if (spec.firmware === 'uefi') {
+        const ovmf = findOvmf();
+        if (!ovmf) throw new HostNotCapableError(`machine ${spec.name} needs UEFI firmware, but no OVMF was found`, 'apt-get install -y ovmf');
+        const vars = path.join(spec.runDir, 'OVMF_VARS.fd');
+        await fs.copyFile(ovmf.vars, vars);
+        this.ownedFiles.push(vars);
+        uefi = { code: ovmf.code, vars };
+      }
+
+      const pdeath = this.opts.parentDeathSignal ?? process.env.BOOTPATH_VM_NO_PDEATHSIG !== '1';
+      this.setpriv = pdeath ? await whichBinary('setpriv') : null;
+
+      const base: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> = {
+        qemuBinary: this.opts.qemuBinary ?? QEMU_BINARY,
+        accel: spec.accel,
+        runId: this.runId,
+        machineName: spec.name,
+        memoryMiB: spec.memoryMiB,
+        cpus: spec.cpus,
+        extraDisks,
+        guestPort: spec.sshGuestPort ?? 22,
+        noReboot: spec.restartOnGuestReset ?? true,
+      };
+      if (this.opts.machineType) base.machineType = this.opts.machineType;
+      if (overlay) base.overlay = overlay;
+      if (ignitionConfig) base.ignitionConfig = ignitionConfig;
+      if (seedIso) base.seedIso = seedIso;
+      if (uefi) base.uefi = uefi;
+      if (spec.directKernel) base.directKernel = spec.directKernel;
+      this.launchBase = base;
+
+      await this.launch(1);
+      this.state = 'running';
+    } catch (err) {
+      await this.destroy({ keepFiles: true }).catch(() => undefined);
+      if (err instanceof HostNotCapableError || err instanceof InfraError) throw err;
+      throw new InfraError(`machine ${spec.name} could not start: ${errorMessage(err)}`, 'machine-start');
+    }
+  }
+
+  /** Spawn one QEMU process for boot `n`; retries with a new port when the forward cannot bind. */
+  private async launch(n: number): Promise<void> {
+    const base = this.launchBase;
+    if (!base) throw new Error('launch before start');
+    const consoleLog = path.join(this.spec.runDir, `console-${n}.log`);
+    const stderrLog = path.join(this.spec.runDir, `qemu-${n}.stderr.log`);
+    const wantsPort = this.spec.sshGuestPort !== null;
+    let lastError = '';
+    for (let attempt = 1; attempt <= MAX_PORT_ATTEMPTS; attempt++) {
+      // Keep the machine's port across restarts (the harness may hold it); a new one only if taken.
+      if (wantsPort && this.port === null) this.port = this.ports.acquire();
+      const launch: QemuLaunch = { ...base, consoleLog, hostPort: wantsPort ? this.port : null, qmp: { fd: 3 } };
+      const argv = buildQemuArgs(launch);
+      const cmd = withParentDeathSignal(this.setpriv, base.qemuBinary, argv);
+      await fs.rm(consoleLog, { force: true });
+      const errFd = openSync(stderrLog, 'w', 0o600);
+      let child: ChildProcess;
+      try {
+        // detached: its own process group, so a terminal Ctrl-C reaches bootpath (which then kills
+        // QEMU) instead of QEMU exiting on its own first and looking like a crash.
+        child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'ignore', errFd, 'pipe'], detached: true });
+      } finally {
+        closeSync(errFd);
+      }
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.once('error', () => resolve({ code: null, signal: null }));
+      });
+      const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+      const unregister = child.pid
+        ? registerLiveProcess({ pid: child.pid, pidfile: this.pidfile, label: `${this.runId}/${this.spec.name}` })
+        : () => undefined;
+
+      const tail = new ConsoleTail(consoleLog, n);
+      let qmp: QmpClient;
+      try {
+        const stream = child.stdio[3] as Duplex | null;
+        if (!stream) throw new Error('QEMU has no QMP channel');
+        qmp = await Promise.race([
+          QmpClient.fromStream(stream, { timeoutMs: this.opts.startTimeoutMs ?? 30_000 }),
+          spawnError.then((e) => Promise.reject(new Error(`cannot run ${cmd.file}: ${e.message}`))),
+        ]);
+        // query-status answers only once QEMU's main loop runs, i.e. after every backend (the
+        // port forward included) was set up.
+        await qmp.queryStatus();
+      } catch (err) {
+        child.kill('SIGKILL');
+        const status = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+        unregister();
+        const stderr = (await fs.readFile(stderrLog, 'utf8').catch(() => '')).trim();
+        if (wantsPort && isHostfwdBindFailure(stderr) && this.port !== null) {
+          // Someone else holds the port: retry on another one.
+          const taken = this.port;
+          this.ports.release(taken);
+          this.port = null;
+          lastError = `port ${taken} was taken`;
+          continue;
+        }
+        const how = status ? (status.signal ? `signal ${status.signal}` : `exit code ${String(status.code)}`) : 'no exit';
+        throw new InfraError(
+          `QEMU for machine ${this.spec.name} failed to start (${how}): ${stderr || errorMessage(err)} [command: ${cmd.file} ${cmd.args.join(' ')}]`,
+          'machine-start',
+        );
+      }
+
+      const boot: Boot = { n, tail, child, qmp, stderrLog, exited, unregister };
+      this.current = boot;
+      this.tails[n - 1] = tail;
+      tail.onData(() => {
+        for (const l of this.consoleListeners) l();
+      });
+      tail.onLine((line) => this.watchLine(n, line));
+      tail.start();
+      if (child.pid) {
+        await writePidfile(this.pidfile, { pid: child.pid, runDir: this.spec.runDir, runId: this.runId, machine: this.spec.name });
+      }
+      void exited.then((status) => this.onQemuExit(boot, status));
+      this.emit({ type: 'boot', boot: n, consoleLog });
+      return;
+    }
+    throw new InfraError(`QEMU for machine ${this.spec.name} could not bind a forwarding port after ${MAX_PORT_ATTEMPTS} attempts (last: ${lastError})`, 'machine-start');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // console problems and failures
+
+  private watchLine(boot: number, rawLine: string): void {
+    const line = cleanConsoleText(rawLine);
+    const check = matchConsoleLine(line, this.opts.consoleChecks ?? CONSOLE_CHECKS);
+    if (!check) return;
+    this.emit({ type: 'console-problem', boot, pattern: check.id, line });
+    if (check.severity !== 'fatal' || this.fatalPending || this.abort.signal.aborted) return;
+    this.fatalPending = true;
+    // Give the kernel a moment to print the trace that follows the headline, then fail.
+    const message = `machine ${this.spec.name}: ${check.description} on the console (boot ${boot}): ${line.trim()}`;
+    setTimeout(() => {
+      const refresh = this.current ? this.current.tail.readMore() : Promise.resolve();
+      void refresh.catch(() => undefined).then(() => this.fail(check.kind, message));
+    }, FAILURE_EXCERPT_GRACE_MS).unref();
+  }
+
+  private fail(kind: MachineFailure['kind'], message: string): void {
+    if (this.abort.signal.aborted) return;
+    const excerpt = this.consoleTail(40);
+    this.abort.abort(new MachineFailure(kind, message, excerpt));
+  }
+
+  private async onQemuExit(boot: Boot, status: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
+    boot.unregister();
+    // The SHUTDOWN event may still be in flight on the QMP stream: let it drain (it closes with QEMU).
+    await Promise.race([boot.qmp.closed, new Promise((r) => setTimeout(r, 1000))]);
+    boot.qmp.close();
+    await boot.tail.stop();
+    if (this.current === boot) this.current = null;
+
+    const shutdown = lastShutdown(boot.qmp.events);
+    const reason = typeof shutdown?.data?.['reason'] === 'string' ? shutdown.data['reason'] : null;
+    if (this.intent !== 'none' || this.state === 'destroyed') {
+      this.state = this.state === 'destroyed' ? 'destroyed' : 'off';
+      await fs.rm(this.pidfile, { force: true });
+      return;
+    }
+    if (reason && RESET_REASONS.has(reason) && (this.spec.restartOnGuestReset ?? true)) {
+      this.emit({ type: 'guest-reset', boot: boot.n });
+      this.restarting = this.launch(boot.n + 1).catch((err: unknown) => {
+        const message = `machine ${this.spec.name} died: could not restart QEMU after the guest rebooted: ${errorMessage(err)}`;
+        this.emit({ type: 'died', boot: boot.n, message });
+        this.fail('died', message);
+      });
+      await this.restarting;
+      this.restarting = null;
+      return;
+    }
+    await fs.rm(this.pidfile, { force: true });
+    if (reason === 'guest-shutdown') {
+      this.state = 'off';
+      this.emit({ type: 'guest-shutdown', boot: boot.n });
+      for (const l of this.consoleListeners) l(); // wake waiters: no more console will come
+      return;
+    }
+    this.state = 'off';
+    const how = status.signal ? `killed by signal ${status.signal}` : `exited with code ${String(status.code)}`;
+    const stderr = (await fs.readFile(boot.stderrLog, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
+    const message =
+      `machine ${this.spec.name} died: QEMU (pid ${boot.child.pid ?? '?'}) ${how}` +
+      (reason ? ` after SHUTDOWN reason ${reason}` : ' without a shutdown request') +
+      (stderr ? `; QEMU said: ${stderr}` : '') +
+      `; last console lines:\n${boot.tail.tail(15)}`;
+    this.emit({ type: 'died', boot: boot.n, message });
+    this.fail(reason === 'guest-panic' ? 'panic' : 'died', message);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // console
+
+  consoleTail(lines = 40): string {
+    const tail = this.tails.at(-1);
+    return tail ? cleanConsoleText(tail.tail(lines)) : '';
+  }
+
+  /** Console text of boots `from`..current, cleaned. */
+  consoleText(fromBoot = 1): string {
+    return this.tails
+      .slice(Math.max(0, fromBoot - 1))
+      .map((t) => cleanConsoleText(t.captured))
+      .join('\n');
+  }
+
+  waitForConsole(re: RegExp, opts: { timeoutMs: number; sinceBoot?: number; signal?: AbortSignal }): Promise<RegExpMatchArray> {
+    const sinceBoot = opts.sinceBoot ?? Math.max(1, this.bootCount);
+    const pattern = new RegExp(re.source, re.flags.replace(/[gy]/g, ''));
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const cleanup = (): void => {
+        done = true;
+        clearTimeout(timer);
+        this.consoleListeners.delete(check);
+        this.abort.signal.removeEventListener('abort', onFailure);
+        opts.signal?.removeEventListener('abort', onAbort);
+      };
+      const describe = (): string => `${re} on the console of machine ${this.spec.name}`;
+      const check = (): void => {
+        if (done) return;
+        const m = pattern.exec(this.consoleText(sinceBoot));
+        if (m) {
+          cleanup();
+          resolve(m);
+          return;
+        }
+        if (this.state === 'off' && !this.current && !this.restarting) {
+          cleanup();
+          reject(new InfraError(`machine ${this.spec.name} is powered off; still waiting for ${describe()}. Last console lines:\n${this.consoleTail(15)}`, 'machine-died'));
+        }
+      };
+      const onFailure = (): void => {
+        cleanup();
+        reject(this.abort.signal.reason instanceof Error ? this.abort.signal.reason : new Error(String(this.abort.signal.reason)));
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error(`wait for ${describe()} was aborted`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new InfraError(`timed out after ${opts.timeoutMs} ms waiting for ${describe()}. Last console lines:\n${this.consoleTail(15)}`, 'timeout'));
+      }, opts.timeoutMs);
+      if (this.abort.signal.aborted) return onFailure();
+      if (opts.signal?.aborted) return onAbort();
+      this.abort.signal.addEventListener('abort', onFailure, { once: true });
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.consoleListeners.add(check);
+      // Fresh read first, so text already in the file counts even if the poller has not run yet.
+      void (this.current ? this.current.tail.readMore() : Promise.resolve()).then(check, check);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // power
+
+  /** The QMP client of the running QEMU process (for harness-level fault injection). */
+  get qmp(): QmpClient | null {
+    return this.current?.qmp ?? null;
+  }
+
+  async powerOff(timeoutMs = 60_000): Promise<void> {
+    await this.settleRestart();
+    const boot = this.current;
+    if (!boot) return;
+    this.intent = 'power-off';
+    try {
+      await boot.qmp.systemPowerdown();
+    } catch {
+      // QMP gone: QEMU is exiting anyway; the wait below decides
+    }
+    const exited = await Promise.race([boot.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
+    if (!exited) {
+      boot.child.kill('SIGKILL');
+      await boot.exited;
+    }
+    await this.waitCurrentGone(boot);
+  }
+
+  async reset(): Promise<void> {
+    await this.settleRestart();
+    const boot = this.current;
+    if (!boot) throw new InfraError(`machine ${this.spec.name} is not running; cannot reset it`, 'machine-died');
+    await boot.qmp.systemReset();
+  }
+
+  async kill(): Promise<void> {
+    await this.settleRestart();
+    const boot = this.current;
+    if (!boot) return;
+    this.intent = 'kill';
+    boot.child.kill('SIGKILL');
+    await boot.exited;
+    await this.waitCurrentGone(boot);
+  }
+
+  private async settleRestart(): Promise<void> {
+    if (this.restarting) await this.restarting;
+  }
+
+  private async waitCurrentGone(boot: Boot): Promise<void> {
+    // onQemuExit clears current after draining QMP and the console; wait for that.
+    for (let i = 0; i < 100 && this.current === boot; i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  destroy(opts: { keepFiles?: boolean } = {}): Promise<void> {
+    this.destroyed ??= this.doDestroy(opts);
+    return this.destroyed;
+  }
+
+  private async doDestroy(opts: { keepFiles?: boolean }): Promise<void> {
+    this.intent = 'destroy';
+    await this.settleRestart().catch(() => undefined);
+    const boot = this.current;
+    this.state = 'destroyed';
+    if (boot) {
+      boot.child.kill('SIGKILL');
+      await boot.exited;
+      await this.waitCurrentGone(boot);
+      boot.unregister();
+    }
+    for (const t of this.tails) await t.stop();
+    if (this.port !== null) this.ports.release(this.port);
+    await fs.rm(this.pidfile, { force: true });
+    if (!opts.keepFiles) {
+      for (const f of this.ownedFiles) await fs.rm(f, { force: true });
+    }
+    this.consoleListeners.clear();
+  }
+}
+
+function lastShutdown(events: readonly QmpEvent[]): QmpEvent | undefined {
+  for (let i = events.length - 1; i >= 0; i--) if (events[i]?.event === 'SHUTDOWN') return events[i];
+  return undefined;
+}
