@@ -1,0 +1,91 @@
+#!/bin/bash
+# Stage 20: rootfs tarball -> OSTree layout -> one commit per testbed image -> deployed sysroot.
+#   in:  TESTBED_SRC, ROOTFS_TAR (stage 10), WORK (scratch dir), STATEROOT, KARGS (initial cmdline),
+#        IMAGES_TSV (written by builder.ts, one image per line:
+#          tag  imgref  ostree-ref  overlay-dir  parent-tag|-  version  epoch  digest)
+#        REGISTRY_JSON (the image registry the guest-side tools read; embedded into every image)
+#   out: $WORK/sysroot (physical root: /ostree repo + deployment, /boot with the ostree loader files)
+# No mounts and no chroot: everything is ostree CLI work on directories.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_env TESTBED_SRC ROOTFS_TAR WORK STATEROOT KARGS IMAGES_TSV REGISTRY_JSON
+SYSROOT=$WORK/sysroot
+R=$WORK/tree
+VARSEED=$WORK/var-seed
+rm_sysroot "$SYSROOT"; rm -rf "$R" "$VARSEED"; mkdir -p "$R"
+tar -C "$R" --numeric-owner -xpf "$ROOTFS_TAR"
+KVER=$(ls "$R/usr/lib/modules")
+
+# --- guest-side files (stand-ins, Ignition, sshd policy) -----------------------------------------
+# (owned by root whoever owns the checkout)
+cp -a --no-preserve=ownership "$TESTBED_SRC/guest/." "$R/"
+chmod 0755 "$R/usr/bin/rpm-ostree" "$R/usr/bin/bootc" "$R/usr/libexec/bootpath-ignition" "$R/usr/lib/bootpath-testbed/"*.py
+chmod 0440 "$R"/etc/sudoers.d/*
+install -m 0644 "$REGISTRY_JSON" "$R/usr/share/bootpath-testbed/images.json"
+mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
+ln -sfn /usr/lib/systemd/system/bootpath-ignition.service "$R/etc/systemd/system/multi-user.target.wants/bootpath-ignition.service"
+
+# --- OSTree layout ---------------------------------------------------------------------------
+# kernel + initramfs live in /usr/lib/modules/$KVER (ostree copies them to /boot on deploy)
+mv "$R/boot/vmlinuz-$KVER" "$R/usr/lib/modules/$KVER/vmlinuz"
+rm -rf "$R"/boot/* "$R"/vmlinuz* "$R"/initrd.img*
+rm -rf "$R"/dev/* "$R"/run/* "$R"/tmp/* "$R"/proc/* "$R"/sys/* 2>/dev/null || true
+mv "$R/etc" "$R/usr/etc"
+# /var is per-stateroot and shared by all deployments: move it out and seed it after deploy
+mv "$R/var" "$VARSEED"; mkdir "$R/var"
+rm -rf "$VARSEED"/cache/apt/archives/*.deb "$VARSEED"/lib/apt/lists/* "$VARSEED"/log/*
+mv "$R/root" "$VARSEED/roothome"
+for d in home opt srv mnt; do mv "$R/$d" "$VARSEED/$d"; ln -s "var/$d" "$R/$d"; done
+ln -s var/roothome "$R/root"
+rm -rf "$R/media"; ln -s run/media "$R/media"
+mkdir -p "$R/sysroot"; ln -s sysroot/ostree "$R/ostree"
+
+# --- sysroot, repo, image commits ------------------------------------------------------------------
+mkdir -p "$SYSROOT"
+ostree admin init-fs "$SYSROOT"
+ostree admin os-init "$STATEROOT" --sysroot="$SYSROOT"
+REPO=$SYSROOT/ostree/repo
+ostree --repo="$REPO" config set sysroot.bootloader syslinux
+# commit metadata modelled on what an ostree-container import records (manifest digest, version)
+while IFS=$'\t' read -r tag imgref oref overlay parent version epoch digest; do
+  [ -n "$tag" ] || continue
+  trees=()
+  if [ "$parent" = - ]; then
+    # the first image is the rootfs itself with its overlay applied
+    cp -a --no-preserve=ownership "$TESTBED_SRC/images/$overlay/." "$R/"
+    trees=(--tree=dir="$R")
+  else
+    # derived image: parent commit + overlay directory (copied first so that its files are owned by
+    # root whoever owns the checkout; --owner-uid would also rewrite the parent's files)
+    rm -rf "$WORK/overlay"; cp -a --no-preserve=ownership "$TESTBED_SRC/images/$overlay" "$WORK/overlay"
+    trees=(--tree=ref="$(awk -F'\t' -v t="$parent" '$1==t{print $3}' "$IMAGES_TSV")" --tree=dir="$WORK/overlay")
+  fi
+  ostree --repo="$REPO" commit --branch="$oref" "${trees[@]}" --no-xattrs --bootable \
+    --timestamp="@$epoch" --subject="$imgref" \
+    --add-metadata-string=version="$version" \
+    --add-metadata-string=ostree.manifest-digest="$digest" \
+    --add-metadata-string=bootpath.image="$imgref" >/dev/null
+  echo "committed $imgref -> $oref $(ostree --repo="$REPO" rev-parse "$oref")"
+done < "$IMAGES_TSV"
+rm -rf "$WORK/overlay"
+
+# --- bootstrap ostree's syslinux backend (GRUB reads its syslinux.cfg in stage 30) -------------------
+# The backend refuses to deploy unless boot/syslinux/syslinux.cfg exists and is readable. Header lines
+# (everything that is not an ostree LABEL block) are kept by ostree on every later deploy.
+B=$SYSROOT/boot
+mkdir -p "$B/loader.0" "$B/syslinux"
+ln -sfn loader.0 "$B/loader"
+printf 'SERIAL 0 115200\nPROMPT 0\nTIMEOUT 1\n' > "$B/loader.0/syslinux.cfg"
+ln -sfn ../loader/syslinux.cfg "$B/syslinux/syslinux.cfg"
+
+# --- deploy the first image with a container-image origin, like a bootc-installed host --------------
+read -r _ FIRST_IMGREF FIRST_OREF _ < <(head -n1 "$IMAGES_TSV")
+printf '[origin]\ncontainer-image-reference=ostree-unverified-registry:%s\n' "$FIRST_IMGREF" > "$WORK/origin"
+KARGOPTS=(); for k in $KARGS; do KARGOPTS+=("--karg-append=$k"); done
+ostree admin deploy --sysroot="$SYSROOT" --os="$STATEROOT" --origin-file="$WORK/origin" --karg-none "${KARGOPTS[@]}" "$FIRST_OREF"
+# seed the stateroot /var (shared by all deployments); no keys, no users: Ignition provides them
+cp -a "$VARSEED"/. "$SYSROOT/ostree/deploy/$STATEROOT/var/"
+mkdir -p "$SYSROOT/ostree/deploy/$STATEROOT/var/home"
+ostree admin status --sysroot="$SYSROOT"
+ostree --repo="$REPO" refs
+rm -rf "$R" "$VARSEED"

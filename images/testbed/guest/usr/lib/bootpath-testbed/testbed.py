@@ -1,0 +1,501 @@
+"""Shared core of the bootpath testbed's guest-side `rpm-ostree` and `bootc` stand-ins.
+
+Both tools work on real libostree state (python3-gi): the sysroot's deployments, their .origin
+keyfiles and BLS options, commits in /sysroot/ostree/repo. New deployments are *staged* like the
+real tools do (ostree-finalize-staged.service writes them out at shutdown).
+
+"Container images" are OSTree commits that the image build committed under refs listed in
+/usr/share/bootpath-testbed/images.json (the registry): an image reference such as
+`localhost/bootpath/testbed:v2` resolves to such a ref; its commit metadata carries the version and
+the manifest digest, like a commit imported by ostree-container.
+
+Results produced with these stand-ins are testbed results, never evidence about real bootc or
+rpm-ostree behaviour.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import datetime
+
+import gi
+
+gi.require_version("OSTree", "1.0")
+from gi.repository import Gio, GLib, OSTree  # noqa: E402
+
+REGISTRY_FILE = "/usr/share/bootpath-testbed/images.json"
+# Tag overrides for simulating a registry whose tag moved (shared /var, survives deployments):
+# {"localhost/bootpath/testbed:v1": "localhost/bootpath/testbed:v2"} makes v1 resolve to v2's commit.
+REGISTRY_OVERRIDES = "/var/lib/bootpath-testbed/registry-overrides.json"
+POOL_DIR = "/usr/share/bootpath-testbed/pool"
+ORIGIN_PREFIXES = ("ostree-unverified-registry:", "ostree-unverified-image:registry:",
+                   "ostree-unverified-image:docker://")
+# rpm-ostree client-side state in an origin; bootc reports such deployments as incompatible.
+RPMOSTREE_GROUPS = ("rpmostree", "packages", "overrides", "modules")
+
+
+class ToolError(Exception):
+    """A user-facing failure: printed as `error: <message>` and exit code 1 (like both tools)."""
+
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code
+
+
+def run_main(fn):
+    try:
+        rc = fn(sys.argv[1:])
+        sys.stdout.flush()
+        sys.exit(rc or 0)
+    except ToolError as e:
+        sys.stdout.flush()
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.code)
+    except GLib.Error as e:
+        sys.stdout.flush()
+        print(f"error: {e.message}", file=sys.stderr)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(1)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        raise ToolError("This command requires root privileges")
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+def load_registry():
+    with open(REGISTRY_FILE) as f:
+        reg = json.load(f)
+    overrides = {}
+    try:
+        with open(REGISTRY_OVERRIDES) as f:
+            overrides = json.load(f)
+    except FileNotFoundError:
+        pass
+    return reg, overrides
+
+
+def image_name_from_imgref(imgref):
+    """`ostree-unverified-registry:IMG` (and equivalent spellings) -> `IMG`."""
+    for p in ORIGIN_PREFIXES:
+        if imgref.startswith(p):
+            return imgref[len(p):]
+    raise ToolError(f"unsupported image reference {imgref!r}: the testbed only serves "
+                    f"ostree-unverified-registry:<image> (unsigned registry images)")
+
+
+def resolve_image(name):
+    """Registry lookup: image name -> entry dict (ref, ostreeRef, digest, version, created)."""
+    reg, overrides = load_registry()
+    target = overrides.get(name, name)
+    for img in reg["images"]:
+        if img["ref"] == target:
+            return img
+    known = ", ".join(i["ref"] for i in reg["images"])
+    raise ToolError(f"Pulling: {name}: manifest unknown (the testbed registry serves: {known})")
+
+
+# --- sysroot ---------------------------------------------------------------------------------------
+
+class Host:
+    """A loaded (optionally locked) sysroot plus the facts both tools derive from it."""
+
+    def __init__(self, lock=False):
+        self.sysroot = OSTree.Sysroot.new_default()
+        self.sysroot.load(None)
+        self.locked = False
+        if lock:
+            self.sysroot.lock()
+            self.locked = True
+        self.repo = self.sysroot.repo()
+        self.deployments = list(self.sysroot.get_deployments())
+        self.booted = self.sysroot.get_booted_deployment()
+        if self.booted is None:
+            raise ToolError("This system is not booted via OSTree (no booted deployment)")
+        self.staged = self.sysroot.get_staged_deployment()
+        self.stateroot = self.booted.get_osname()
+
+    def close(self):
+        if self.locked:
+            self.sysroot.unlock()
+            self.locked = False
+
+    # deployment identity (GObject wrappers are not stable across calls)
+    @staticmethod
+    def key(d):
+        return (d.get_osname(), d.get_csum(), d.get_deployserial())
+
+    def same(self, a, b):
+        return a is not None and b is not None and self.key(a) == self.key(b)
+
+    def is_booted(self, d):
+        return self.same(d, self.booted)
+
+    def is_staged(self, d):
+        return d.is_staged()
+
+    def booted_index(self):
+        for i, d in enumerate(self.deployments):
+            if self.is_booted(d):
+                return i
+        return -1
+
+    def pending(self):
+        """The deployment the next boot would use if it is not the booted one (staged or default)."""
+        if self.staged is not None:
+            return self.staged
+        first = self.deployments[0] if self.deployments else None
+        if first is not None and not self.is_booted(first) and first.get_osname() == self.stateroot:
+            return first
+        return None
+
+    def rollback(self):
+        """ostree's notion: the first deployment after the booted one in this stateroot."""
+        bi = self.booted_index()
+        for d in self.deployments[bi + 1:]:
+            if d.get_osname() == self.stateroot and not d.is_staged():
+                return d
+        return None
+
+    # commits
+    def commit(self, csum):
+        _, variant, _ = self.repo.load_commit(csum)
+        return variant
+
+    def commit_meta(self, csum):
+        return unpack_meta(self.commit(csum).get_child_value(0))
+
+    def commit_timestamp(self, csum):
+        return OSTree.commit_get_timestamp(self.commit(csum))
+
+    def commit_parent(self, csum):
+        return OSTree.commit_get_parent(self.commit(csum))
+
+    def base_commit(self, csum):
+        """For an rpm-ostree client-side layer commit: its base (the parent); else the commit itself."""
+        if self.commit_meta(csum).get("rpmostree.clientlayer"):
+            return self.commit_parent(csum)
+        return csum
+
+    def rev_parse(self, ref):
+        _, csum = self.repo.resolve_rev(ref, False)
+        return csum
+
+    # deployment facts
+    @staticmethod
+    def origin(d):
+        return d.get_origin()
+
+    @staticmethod
+    def kargs(d):
+        bc = d.get_bootconfig()
+        opts = bc.get("options") if bc is not None else None
+        return opts.split() if opts else []
+
+    def deployment_dir(self, d):
+        return os.path.join("/sysroot", self.sysroot.get_deployment_dirpath(d))
+
+    # mutation
+    def stage(self, csum, origin, kargs):
+        """Stage a new deployment of commit `csum` (booted deployment = /etc merge source)."""
+        res = self.sysroot.stage_tree(self.stateroot, csum, origin, self.booted, kargs, None)
+        return res[1] if isinstance(res, tuple) else res
+
+    def write(self, new_list):
+        self.sysroot.write_deployments(new_list, None)
+        self.sysroot.cleanup(None)
+
+
+def unpack_meta(variant):
+    out = {}
+    for i in range(variant.n_children()):
+        entry = variant.get_child_value(i)
+        k = entry.get_child_value(0).get_string()
+        v = entry.get_child_value(1).get_variant()
+        out[k] = variant_to_json(v)
+    return out
+
+
+def variant_to_json(v):
+    t = v.get_type_string()
+    if t == "ay":
+        try:
+            return bytes(v.unpack()).decode("utf-8")
+        except UnicodeDecodeError:
+            return list(v.unpack())
+    if t.startswith("a{") and t[2] == "s":
+        return unpack_meta_generic(v)
+    val = v.unpack()
+    return val
+
+
+def unpack_meta_generic(v):
+    out = {}
+    for i in range(v.n_children()):
+        e = v.get_child_value(i)
+        k = e.get_child_value(0).get_string()
+        inner = e.get_child_value(1)
+        if inner.get_type_string() == "v":
+            inner = inner.get_variant()
+        out[k] = variant_to_json(inner)
+    return out
+
+
+# --- origins ---------------------------------------------------------------------------------------
+
+def origin_imgref(origin):
+    if origin is None:
+        return None
+    try:
+        return origin.get_string("origin", "container-image-reference")
+    except GLib.Error:
+        return None
+
+
+def origin_list(origin, group, key):
+    if origin is None:
+        return []
+    try:
+        val = origin.get_string(group, key)
+    except GLib.Error:
+        return []
+    return [p for p in val.split(";") if p]
+
+
+def origin_has_rpmostree_stuff(origin):
+    return origin is not None and any(origin.has_group(g) for g in RPMOSTREE_GROUPS)
+
+
+def new_origin(imgref, packages=()):
+    kf = GLib.KeyFile.new()
+    kf.set_string("origin", "container-image-reference", imgref)
+    if packages:
+        kf.set_string("packages", "requested", "".join(f"{p};" for p in packages))
+    return kf
+
+
+def copy_origin(origin):
+    kf = GLib.KeyFile.new()
+    if origin is not None:
+        data, _ = origin.to_data()
+        kf.load_from_data(data, len(data.encode()), GLib.KeyFileFlags.KEEP_COMMENTS)
+    return kf
+
+
+# --- kernel arguments ------------------------------------------------------------------------------
+
+def kargs_d(root_lookup):
+    """kargs from /usr/lib/bootc/kargs.d/*.toml of a root (root_lookup(relpath) -> {name: text})."""
+    import tomllib
+    out = []
+    files = root_lookup("usr/lib/bootc/kargs.d")
+    for name in sorted(files):
+        if not name.endswith(".toml"):
+            continue
+        data = tomllib.loads(files[name])
+        arches = data.get("match-architectures")
+        if arches and "x86_64" not in arches:
+            continue
+        out.extend(data.get("kargs", []))
+    return out
+
+
+def kargs_d_of_dir(root):
+    def lookup(rel):
+        d = os.path.join(root, rel)
+        out = {}
+        if os.path.isdir(d):
+            for n in os.listdir(d):
+                p = os.path.join(d, n)
+                if os.path.isfile(p):
+                    with open(p) as f:
+                        out[n] = f.read()
+        return out
+    return kargs_d(lookup)
+
+
+def kargs_d_of_commit(host, csum):
+    _, root, _ = host.repo.read_commit(csum, None)
+
+    def lookup(rel):
+        d = root.resolve_relative_path(rel)
+        out = {}
+        if not d.query_exists(None):
+            return out
+        it = d.enumerate_children("standard::name,standard::type", Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, None)
+        for info in it:
+            if info.get_file_type() == Gio.FileType.REGULAR:
+                # (g_file_load_contents on an OstreeRepoFile trips a GLib-GIO assertion; read the
+                # content object directly instead)
+                child = d.get_child(info.get_name())
+                _, stream, finfo, _ = host.repo.load_file(child.get_checksum(), None)
+                data = stream.read_bytes(finfo.get_size(), None).get_data() if finfo.get_size() else b""
+                out[info.get_name()] = bytes(data).decode()
+        return out
+    return kargs_d(lookup)
+
+
+# --- misc ------------------------------------------------------------------------------------------
+
+def iso_utc(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reboot():
+    sys.stdout.flush()
+    subprocess.run(["systemctl", "reboot"], check=False)
+
+
+def ostree_cli(*args):
+    r = subprocess.run(["ostree", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ToolError(f"ostree {' '.join(args[:2])}: {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+# --- package layering (rpm-ostree client-side layer from the local .deb pool) ------------------------
+
+def pool_index():
+    idx = {}
+    try:
+        with open(os.path.join(POOL_DIR, "index")) as f:
+            for line in f:
+                name, _, debs = line.partition(":")
+                if name.strip():
+                    idx[name.strip()] = debs.split()
+    except FileNotFoundError:
+        pass
+    return idx
+
+
+def pool_debs(packages):
+    idx = pool_index()
+    missing = [p for p in packages if p not in idx]
+    if missing:
+        raise ToolError(f"Packages not found: {', '.join(missing)}")
+    files = []
+    for p in packages:
+        for dep in idx[p]:
+            matches = sorted(f for f in os.listdir(POOL_DIR) if f.startswith(dep + "_") and f.endswith(".deb"))
+            if not matches:
+                raise ToolError(f"testbed package pool is missing {dep} (needed by {p})")
+            if matches[0] not in files:
+                files.append(matches[0])
+    return [os.path.join(POOL_DIR, f) for f in files]
+
+
+# merged-/usr: Debian packages may still ship files under /bin, /lib…; the OSTree tree has them
+# only under /usr (the top-level names are symlinks), so move them there before committing.
+USRMERGE_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def build_layer_commit(host, base_csum, packages, version):
+    """Commit base + the packages' files (dpkg-deb -x) as a client-side layer; returns the checksum."""
+    debs = pool_debs(packages)
+    with tempfile.TemporaryDirectory(prefix="rpm-ostree-layer.", dir="/var/tmp") as tmp:
+        ovl = os.path.join(tmp, "root")
+        os.mkdir(ovl)
+        for deb in debs:
+            r = subprocess.run(["dpkg-deb", "-x", deb, ovl], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise ToolError(f"unpacking {os.path.basename(deb)}: {r.stderr.strip()}")
+        usr = os.path.join(ovl, "usr")
+        os.makedirs(usr, exist_ok=True)
+        for d in USRMERGE_DIRS:
+            src = os.path.join(ovl, d)
+            if os.path.isdir(src) and not os.path.islink(src):
+                subprocess.run(["cp", "-a", src + "/.", os.path.join(usr, d) + "/"], check=True)
+                subprocess.run(["rm", "-rf", src], check=True)
+        if os.path.isdir(os.path.join(ovl, "etc")):
+            os.makedirs(os.path.join(usr, "etc"), exist_ok=True)
+            subprocess.run(["cp", "-a", os.path.join(ovl, "etc") + "/.", os.path.join(usr, "etc") + "/"], check=True)
+            subprocess.run(["rm", "-rf", os.path.join(ovl, "etc")], check=True)
+        for d in ("var", "run", "tmp", "boot"):
+            subprocess.run(["rm", "-rf", os.path.join(ovl, d)], check=True)
+        extra = sorted(set(os.listdir(ovl)) - {"usr"})
+        if extra:
+            raise ToolError(f"cannot layer {', '.join(packages)}: files outside /usr, /etc, /var ({', '.join(extra)})")
+        os.chmod(ovl, 0o755)
+        csum = ostree_cli(
+            "commit", "--repo=/sysroot/ostree/repo", "--orphan", f"--parent={base_csum}",
+            f"--tree=ref={base_csum}", f"--tree=dir={ovl}", "--no-xattrs", "--bootable",
+            "--subject=rpm-ostree client layer",
+            "--add-metadata=rpmostree.clientlayer=true",
+            "--add-metadata-string=rpmostree.clientlayer_version=4",
+            *( [f"--add-metadata-string=version={version}"] if version else [] ),
+        )
+    return csum
+
+
+# --- output formats --------------------------------------------------------------------------------
+
+def glib_json(value, indent=0):
+    """JSON the way json-glib's pretty generator writes it (rpm-ostree status --json)."""
+    pad = "  " * indent
+    inner = "  " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{ }"
+        items = [f'{inner}{json.dumps(k)} : {glib_json(v, indent + 1)}' for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[ ]"
+        items = [inner + glib_json(v, indent + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+_YAML_PLAIN_UNSAFE = re.compile(r"^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|y|Y|n|N|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF"
+                                r"|[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+
+
+def yaml_scalar(v):
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    s = str(v)
+    if (s == "" or _YAML_PLAIN_UNSAFE.match(s) or s[0] in "-?:,[]{}#&*!|>'\"%@`" or s[0].isspace()
+            or s[-1].isspace() or ": " in s or " #" in s or "\n" in s):
+        return "'" + s.replace("'", "''") + "'"
+    return s
+
+
+def yaml_dump(value, indent=0):
+    """YAML in serde_yaml's style (bootc status --format=yaml): block maps, `- ` lists at the
+    parent's indentation, single-quoted strings only where plain scalars would be ambiguous."""
+    lines = []
+    pad = "  " * indent
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, dict) and v:
+                lines.append(f"{pad}{k}:")
+                lines.append(yaml_dump(v, indent + 1))
+            elif isinstance(v, list) and v:
+                lines.append(f"{pad}{k}:")
+                lines.append(yaml_dump(v, indent))
+            elif isinstance(v, dict):
+                lines.append(f"{pad}{k}: {{}}")
+            elif isinstance(v, list):
+                lines.append(f"{pad}{k}: []")
+            else:
+                lines.append(f"{pad}{k}: {yaml_scalar(v)}")
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict) and item:
+                sub = yaml_dump(item, indent + 1).split("\n")
+                sub[0] = pad + "- " + sub[0].lstrip()
+                lines.extend(sub)
+            else:
+                lines.append(f"{pad}- {yaml_scalar(item)}")
+    return "\n".join(lines)

@@ -1,0 +1,164 @@
+/**
+ * Builds the testbed image (or hits the cache) and checks its structure without booting it: the disk
+ * is converted to raw in a temp dir and its ext4 partitions are read with debugfs at their partition
+ * offsets (no mounts, no loop devices).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { buildTestbed, testbedInputsKey, type TestbedArtifact } from '../../images/testbed/builder.js';
+import { cacheDir } from '../../core/paths.js';
+
+interface SfdiskPartition {
+  start: number;
+  size: number;
+  type: string;
+  bootable?: boolean;
+}
+
+function debugfs(fsImage: string, request: string): string {
+  return execFileSync('debugfs', ['-R', request, fsImage], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+}
+
+/** Names in a directory (debugfs `ls -p`: /inode/mode/uid/gid/name/size/). */
+function ls(fsImage: string, dir: string): Array<{ name: string; mode: number }> {
+  return debugfs(fsImage, `ls -p ${dir}`)
+    .split('\n')
+    .map((l) => l.split('/'))
+    .filter((f) => f.length >= 6 && f[5] !== '.' && f[5] !== '..')
+    .map((f) => ({ name: f[5] ?? '', mode: Number.parseInt(f[2] ?? '0', 8) }));
+}
+
+describe('testbed image build', function () {
+  this.timeout(900_000);
+  let artifact: TestbedArtifact;
+  let tmp: string;
+  let bootFs: string;
+  let rootFs: string;
+  let deployDir: string;
+
+  before(async function () {
+    artifact = await buildTestbed({ cacheDir: cacheDir(), log: (l) => console.log(`      ${l}`) });
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'testbed-test-'));
+    const raw = path.join(tmp, 'disk.raw');
+    execFileSync('qemu-img', ['convert', '-O', 'raw', artifact.diskPath, raw]);
+    const table = JSON.parse(execFileSync('sfdisk', ['-J', raw], { encoding: 'utf8' })) as {
+      partitiontable: { label: string; partitions: SfdiskPartition[] };
+    };
+    const parts = table.partitiontable.partitions;
+    expect(table.partitiontable.label).to.equal('dos');
+    expect(parts).to.have.length(2);
+    bootFs = `${raw}?offset=${(parts[0]?.start ?? 0) * 512}`;
+    rootFs = `${raw}?offset=${(parts[1]?.start ?? 0) * 512}`;
+    const deploys = ls(rootFs, '/ostree/deploy/default/deploy').map((e) => e.name);
+    const dir = deploys.find((n) => /^[0-9a-f]{64}\.0$/.test(n));
+    expect(dir, `deployments: ${deploys.join(', ')}`).to.be.a('string');
+    deployDir = `/ostree/deploy/default/deploy/${dir}`;
+  });
+
+  after(function () {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('is an MBR disk: bootable p1 ext4 "boot", p2 ext4 "root"', function () {
+    const raw = path.join(tmp, 'disk.raw');
+    const parts = (JSON.parse(execFileSync('sfdisk', ['-J', raw], { encoding: 'utf8' })) as { partitiontable: { partitions: SfdiskPartition[] } })
+      .partitiontable.partitions;
+    expect(parts[0]).to.include({ start: 2048, type: '83', bootable: true });
+    expect(parts[1]?.type).to.equal('83');
+    expect(debugfs(bootFs, 'stats')).to.match(/Filesystem volume name:\s+boot\n/);
+    expect(debugfs(rootFs, 'stats')).to.match(/Filesystem volume name:\s+root\n/);
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', artifact.diskPath], { encoding: 'utf8' })) as { format: string };
+    expect(info.format).to.equal('qcow2');
+  });
+
+  it('boots the default ostree deployment through GRUB -> syslinux.cfg with the testbed cmdline', function () {
+    expect(debugfs(bootFs, 'cat /grub/grub.cfg')).to.contain('syslinux_configfile /syslinux/syslinux.cfg');
+    const cfg = debugfs(bootFs, 'cat /loader/syslinux.cfg');
+    expect(cfg).to.match(/APPEND .*root=LABEL=root rw console=ttyS0,115200/);
+    expect(cfg).to.match(/ostree=\/ostree\/boot\.\d\/default\//);
+    expect(cfg).not.to.match(/\bquiet\b/);
+  });
+
+  it('has the three images as refs in the OSTree repo and exactly one deployment', function () {
+    expect(ls(rootFs, '/ostree/repo/refs/heads/bootpath/registry/testbed').map((e) => e.name).sort()).to.deep.equal(['v1', 'v2']);
+    expect(ls(rootFs, '/ostree/repo/refs/heads/bootpath/registry/testbed-next').map((e) => e.name)).to.deep.equal(['10']);
+    const deploys = ls(rootFs, '/ostree/deploy/default/deploy').map((e) => e.name);
+    expect(deploys.filter((n) => /\.0$/.test(n))).to.have.length(1);
+    const v1 = debugfs(rootFs, 'cat /ostree/repo/refs/heads/bootpath/registry/testbed/v1').trim();
+    expect(deployDir).to.contain(v1);
+  });
+
+  it('deploys v1 with a container-image origin', function () {
+    const origin = debugfs(rootFs, `cat ${deployDir}.origin`);
+    expect(origin).to.match(/^\[origin\]\ncontainer-image-reference=ostree-unverified-registry:localhost\/bootpath\/testbed:v1\n/);
+    expect(origin).not.to.match(/\[(packages|overrides|rpmostree)\]/);
+    expect(debugfs(rootFs, `cat ${deployDir}/usr/lib/os-release`)).to.contain('VERSION="9.6 (testbed v1)"');
+  });
+
+  it('has the package pool, the stand-ins and the Ignition unit', function () {
+    const pool = ls(rootFs, `${deployDir}/usr/share/bootpath-testbed/pool`).map((e) => e.name);
+    for (const p of ['strace', 'tree', 'hello', 'libunwind8']) expect(pool.some((n) => n.startsWith(`${p}_`) && n.endsWith('.deb')), p).to.equal(true);
+    expect(debugfs(rootFs, `cat ${deployDir}/usr/share/bootpath-testbed/pool/index`)).to.match(/^strace: .*\bstrace\b/m);
+    const bins = new Map(ls(rootFs, `${deployDir}/usr/bin`).map((e) => [e.name, e.mode]));
+    for (const tool of ['rpm-ostree', 'bootc']) {
+      expect(bins.has(tool), tool).to.equal(true);
+      expect((bins.get(tool) ?? 0) & 0o111, `${tool} executable`).to.equal(0o111);
+    }
+    const libexec = new Map(ls(rootFs, `${deployDir}/usr/libexec`).map((e) => [e.name, e.mode]));
+    expect((libexec.get('bootpath-ignition') ?? 0) & 0o111).to.equal(0o111);
+    const wants = ls(rootFs, `${deployDir}/etc/systemd/system/multi-user.target.wants`).map((e) => e.name);
+    expect(wants).to.include('bootpath-ignition.service');
+    expect(debugfs(rootFs, `cat ${deployDir}/usr/lib/systemd/system/ssh.service.d/10-bootpath-testbed.conf`)).to.contain('Requires=bootpath-ignition.service');
+    const images = JSON.parse(debugfs(rootFs, `cat ${deployDir}/usr/share/bootpath-testbed/images.json`)) as { images: Array<{ ref: string; digest: string }> };
+    expect(images.images.map((i) => i.ref)).to.deep.equal(artifact.manifest.images.map((i) => i.ref));
+    expect(images.images.map((i) => i.digest)).to.deep.equal(artifact.manifest.images.map((i) => i.digest));
+  });
+
+  it('has no root password, no users, no SSH keys and refuses root/password logins', async function () {
+    const shadow = debugfs(rootFs, `cat ${deployDir}/etc/shadow`);
+    const root = shadow.split('\n').find((l) => l.startsWith('root:'));
+    expect(root?.split(':')[1], 'root password field').to.match(/^[!*]/);
+    expect(debugfs(rootFs, `cat ${deployDir}/etc/passwd`)).not.to.match(/^core:/m);
+    expect(ls(rootFs, `${deployDir}/etc/ssh`).map((e) => e.name).filter((n) => n.startsWith('ssh_host_'))).to.deep.equal([]);
+    const sshd = debugfs(rootFs, `cat ${deployDir}/etc/ssh/sshd_config.d/50-bootpath-testbed.conf`);
+    expect(sshd).to.match(/^PermitRootLogin no$/m).and.to.match(/^PasswordAuthentication no$/m);
+    // the shared /var (root's and users' homes live there): dump it and look for authorized_keys
+    const varDump = path.join(tmp, 'var');
+    await fs.mkdir(varDump);
+    debugfs(rootFs, `rdump /ostree/deploy/default/var ${varDump}`);
+    const found = (await fs.readdir(varDump, { recursive: true })).filter((p) => p.endsWith('authorized_keys'));
+    expect(found).to.deep.equal([]);
+  });
+
+  it('writes a manifest describing the images, the pool and the disk', async function () {
+    const m = artifact.manifest;
+    expect(m).to.include({ schema: 1, format: 'qcow2', firmware: 'bios', provisioning: 'ignition', user: 'core', stateroot: 'default' });
+    expect(m.key).to.equal(await testbedInputsKey());
+    expect(m.bootedImage).to.equal('localhost/bootpath/testbed:v1');
+    expect(m.images.map((i) => i.tag)).to.deep.equal(['v1', 'v2', 'next']);
+    for (const i of m.images) expect(i.digest).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(new Set(m.images.map((i) => i.digest)).size).to.equal(3);
+    const [v1, v2, next] = m.images;
+    expect(v1?.osRelease.VERSION_ID).to.equal('9.6');
+    expect(v2?.osRelease.VERSION).to.contain('v2');
+    expect(v2?.kargsD).to.deep.equal(['testbed.v2=1']);
+    expect(v2?.files).to.include('/usr/share/bootpath-testbed/v2-marker');
+    expect(next?.osRelease.VERSION_ID).to.equal('10.0');
+    expect(next?.osRelease.ID).not.to.equal(v1?.osRelease.ID);
+    expect(m.packages).to.include.members(['strace', 'tree', 'hello']);
+    expect(m.sizeBytes).to.equal((await fs.stat(artifact.diskPath)).size);
+    expect(path.basename(artifact.diskPath)).to.equal(m.disk);
+  });
+
+  it('returns the cached build in well under a second', async function () {
+    const t0 = performance.now();
+    const again = await buildTestbed({ cacheDir: cacheDir() });
+    const ms = performance.now() - t0;
+    expect(again.cacheHit).to.equal(true);
+    expect(again.diskPath).to.equal(artifact.diskPath);
+    expect(ms, `cache hit took ${ms.toFixed(0)} ms`).to.be.below(1000);
+  });
+});
