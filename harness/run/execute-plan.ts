@@ -13,6 +13,7 @@ import type { GeneratedKeyPair } from '../../vm/ssh-keys.js';
 import type { Finding, MachineRecord, RunResult, RunVerdict, StepResult } from '../results/model.js';
 import type { RunPlan } from '../scenario/plan.js';
 import type { HostState } from '../state/types.js';
+import { runIdentity } from '../results/identity.js';
 import type { EventBus } from './events.js';
 import { GuestMachine } from './guest-machine.js';
 import { executeStep } from './steps.js';
@@ -70,7 +71,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
   let verdict: RunVerdict = 'passed';
   let message: string | undefined;
   let errorKind: string | undefined;
-  const testbed = plan.machines.some((m) => m.image.entry.source.kind === 'testbed');
+  const { testbed } = runIdentity(plan);
 
   try {
     // Images first (they may download or build), then machines.
@@ -190,12 +191,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
   await commandLog.close().catch(() => undefined);
 
   const result: RunResult = {
-    id: plan.id,
-    scenario: plan.scenario,
-    file: plan.file,
-    cell: plan.cell,
-    questions: plan.questions,
-    tags: plan.tags,
+    ...runIdentity(plan),
     verdict,
     errorKind,
     message,
@@ -207,7 +203,6 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
     steps,
     findings,
     dir: path.relative(path.dirname(path.dirname(deps.dir)), deps.dir),
-    testbed,
   };
   return { result, kept };
 }

@@ -16,6 +16,7 @@ import type { HostRecord, RunResult, RunSummary, RunVerdict } from '../results/m
 import { RESULTS_SCHEMA_VERSION } from '../results/model.js';
 import type { RunPlan } from '../scenario/plan.js';
 import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } from './admission.js';
+import { emptyTotals, runIdentity } from '../results/identity.js';
 import { EventBus, type Reporter } from './events.js';
 import { executePlan, type KeepPolicy } from './execute-plan.js';
 import type { GuestMachine } from './guest-machine.js';
@@ -145,18 +146,9 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
   return { summary, paths, kept };
 }
 
-function emptyTotals(): RunSummary['totals'] {
-  return { runs: 0, passed: 0, failed: 0, error: 0, flaky: 0, interrupted: 0, 'timed-out': 0, skipped: 0 };
-}
-
 function notRun(plan: RunPlan, verdict: RunVerdict, message: string): RunResult {
   return {
-    id: plan.id,
-    scenario: plan.scenario,
-    file: plan.file,
-    cell: plan.cell,
-    questions: plan.questions,
-    tags: plan.tags,
+    ...runIdentity(plan),
     verdict,
     message,
     attempts: 0,
@@ -167,7 +159,6 @@ function notRun(plan: RunPlan, verdict: RunVerdict, message: string): RunResult 
     steps: [],
     findings: [],
     dir: '',
-    testbed: plan.machines.some((m) => m.image.entry.source.kind === 'testbed'),
   };
 }
 

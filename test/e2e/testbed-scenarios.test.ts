@@ -1,0 +1,99 @@
+/**
+ * The whole pipeline for real: `npm run scenario -- --tag ci` boots the testbed under QEMU (TCG
+ * here), runs every CI scenario over SSH with reboots, and writes results. Then the results are
+ * checked the way a user reads them: verdicts, findings per question, JUnit validity, the
+ * live rpm-ostree/bootc outputs' shapes, and that no machine outlived the run.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { repoRoot } from '../../core/paths.js';
+import type { RunSummary } from '../../harness/results/model.js';
+import type { HostState } from '../../harness/state/types.js';
+import { bootcShapeProblems, rpmOstreeShapeProblems } from '../support/status-shapes.js';
+
+const run = promisify(execFile);
+
+describe('testbed end to end: the CI scenario set (real QEMU, TCG)', function () {
+  this.timeout(75 * 60_000);
+  let resultsRoot: string;
+  let summary: RunSummary;
+  let runDir: string;
+  let exitCode: number | null;
+
+  before(async () => {
+    resultsRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-e2e-'));
+    exitCode = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, ['bin/bootpath.js', '--tag', 'ci', '--parallel', 'auto', '--reporter', 'line', '--results', resultsRoot], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      child.on('error', reject);
+      child.on('exit', (code) => resolve(code));
+    });
+    runDir = path.join(resultsRoot, await fs.readlink(path.join(resultsRoot, 'latest')));
+    summary = JSON.parse(await fs.readFile(path.join(runDir, 'summary.json'), 'utf8')) as RunSummary;
+  });
+
+  it('every CI scenario passed and the exit code says so', () => {
+    const bad = summary.runs.filter((r) => r.verdict !== 'passed').map((r) => `${r.id}: ${r.verdict}: ${r.message ?? ''}`);
+    expect(bad, bad.join('\n')).to.deep.equal([]);
+    expect(exitCode).to.equal(0);
+    expect(summary.runs.length).to.be.at.least(5);
+    expect(summary.finishedAt).to.be.a('string');
+  });
+
+  it('labels every run as testbed and records image provenance', () => {
+    expect(summary.testbed).to.equal(true);
+    for (const r of summary.runs) {
+      expect(r.testbed, r.id).to.equal(true);
+      expect(r.machines[0]!.image.source).to.equal('testbed');
+      expect(r.machines[0]!.boots, r.id).to.be.at.least(2);
+    }
+  });
+
+  it('records findings for every question the CI set informs', () => {
+    const questions = new Set(summary.runs.flatMap((r) => r.findings.flatMap((f) => f.questions)));
+    for (const q of ['Q1', 'Q2', 'Q3', 'Q4', 'Q5']) expect([...questions], q).to.include(q);
+    const refusal = summary.runs.flatMap((r) => r.findings).find((f) => f.id === 'bootc-upgrade-on-layered-host');
+    expect(refusal?.outcome).to.equal('refused (exit 1)');
+    expect(refusal?.stderrExcerpt).to.contain('Deployment contains local rpm-ostree modifications; cannot upgrade via bootc');
+  });
+
+  it('the live rpm-ostree and bootc outputs have the reference shapes', async () => {
+    let checked = 0;
+    for (const r of summary.runs) {
+      const dir = path.join(runDir, r.dir);
+      for (const name of (await fs.readdir(dir)).filter((n) => /^state-\d+\.json$/.test(n))) {
+        const { state } = JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as { state: HostState };
+        expect(bootcShapeProblems(state.bootc.status!.raw), `${r.id}/${name} bootc`).to.deep.equal([]);
+        expect(rpmOstreeShapeProblems(state.rpmOstree.status!.raw), `${r.id}/${name} rpm-ostree`).to.deep.equal([]);
+        checked++;
+      }
+    }
+    expect(checked).to.be.at.least(20);
+  });
+
+  it('writes a valid junit.xml and a report that answers per question', async () => {
+    const xsd = path.join(repoRoot, 'test', 'fixtures', 'junit', 'jenkins-junit.xsd');
+    const { stderr } = await run('xmllint', ['--noout', '--schema', xsd, path.join(runDir, 'junit.xml')]);
+    expect(stderr).to.contain('validates');
+    const md = readFileSync(path.join(runDir, 'report.md'), 'utf8');
+    expect(md).to.contain('testbed (emulated tools)');
+    for (const q of ['Q1', 'Q2', 'Q3', 'Q4', 'Q5']) expect(md).to.match(new RegExp(`### ${q} `));
+    expect(md).to.match(/\| what was tried \| driver=rpm-ostree \| driver=bootc \|/);
+    expect(md).to.contain('## Timelines');
+    const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
+    expect(html).to.not.match(/<(script|link)\b/);
+  });
+
+  it('leaves no machine running and no private key in the results', async () => {
+    const { stdout } = await run('ps', ['-eo', 'args']);
+    expect(stdout.split('\n').filter((l) => l.includes(resultsRoot))).to.deep.equal([]);
+    const { stdout: keys } = await run('grep', ['-rl', 'PRIVATE KEY', runDir]).catch((e: { stdout: string }) => ({ stdout: e.stdout ?? '' }));
+    expect(keys.trim()).to.equal('');
+  });
+});
