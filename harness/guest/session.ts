@@ -21,6 +21,8 @@ export interface ExecOptions {
    * coreutils; a timed-out command may then keep running in the guest.
    */
   guestTimeout?: boolean;
+  /** What the log line calls the command (long scripts would flood the step log). */
+  label?: string;
 }
 
 export interface ExecResult {
@@ -177,7 +179,7 @@ export class SshGuestSession implements GuestSession {
           timedOut: hostTimedOut || guestKilled,
         };
         const status = result.timedOut ? 'timed out' : exitSignal ? `signal ${exitSignal}` : `exit ${String(exitCode)}`;
-        this.settings.log?.(`exec ${opts.sudo ? '(sudo) ' : ''}${command} → ${status} in ${durationMs} ms`);
+        this.settings.log?.(`exec ${opts.sudo ? '(sudo) ' : ''}${opts.label ?? command} → ${status} in ${durationMs} ms`);
         resolve(result);
       };
       const fail = (e: unknown): void => {
@@ -185,7 +187,7 @@ export class SshGuestSession implements GuestSession {
         settled = true;
         cleanup();
         channel?.close();
-        this.settings.log?.(`exec ${command} → ${errorMessage(e)}`);
+        this.settings.log?.(`exec ${opts.label ?? command} → ${errorMessage(e)}`);
         reject(e);
       };
       const onAbort = (): void => fail(opts.signal?.reason);

@@ -155,6 +155,7 @@ export async function readHostState(session: GuestSession, opts: ReadStateOption
     timeoutMs: opts.timeoutMs ?? 60_000,
     sudo: opts.sudo ?? true,
     signal: opts.signal,
+    label: 'read host state (rpm-ostree status, bootc status, cmdline, os-release, boot id, systemd)',
   });
   if (r.timedOut || r.exitCode !== 0) {
     const why = r.timedOut ? `timed out after ${r.durationMs} ms` : `exited ${String(r.exitCode ?? r.signal)}`;

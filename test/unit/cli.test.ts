@@ -51,7 +51,7 @@ describe('CLI', () => {
     const r = await run(['--list']);
     expect(r.code).to.equal(0);
     expect(r.stdout).to.match(/^NAME\s+RUNS\s+QUESTIONS/);
-    expect(r.stdout).to.match(/\nsmoke\s+1\s+Q2,Q3\s+\[smoke, testbed\]/);
+    expect(r.stdout).to.match(/\nsmoke\s+1\s+Q2,Q3\s+\[smoke, testbed, ci\]/);
   });
 
   it('--dry-run prints the expanded plan with resolved images', async () => {
@@ -61,6 +61,12 @@ describe('CLI', () => {
     expect(r.stdout).to.contain('q4-transition-next-major[driver=rpm-ostree]');
     expect(r.stdout).to.contain('update via bootc to localhost/bootpath/testbed-next:10');
     expect(r.stdout).to.contain('testbed: emulated rpm-ostree/bootc');
+  });
+
+  it('--dry-run on a real image resolves it through the catalog and prints its provenance', async () => {
+    const r = await run(['real-q2-fcos-switch-status', '--dry-run']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.contain('image fcos-stable: coreos-stream https://builds.coreos.fedoraproject.org/streams/stable.json (qcow2.xz, x86_64); stream stable, sha256 from the stream metadata');
   });
 
   it('--dry-run --json is machine-readable', async () => {
