@@ -108,6 +108,9 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
       records.push({ name: m.name, image: image.provenance, memoryMiB: m.memoryMiB, cpus: m.cpus, boots: 1 });
     }
 
+    // The last state read per machine, while nothing has run on it since: expect and record steps
+    // reuse it instead of reading again (a state read costs seconds under TCG).
+    const fresh = new Map<string, { state: HostState; index: number }>();
     const snapshot = async (machineName: string, reason: string) => {
       const guest = machines.get(machineName)!;
       const started = Date.now();
@@ -116,12 +119,15 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
       const index = stateCount++;
       await writeJsonAtomic(path.join(deps.dir, `state-${index}.json`), { index, machine: machineName, reason, boot: guest.machine.bootCount, state });
       lastState.set(machineName, state);
+      fresh.set(machineName, { state, index });
       return { state, index };
     };
+    const currentState = async (machineName: string, reason: string) => fresh.get(machineName) ?? snapshot(machineName, reason);
     for (const m of plan.machines) await snapshot(m.name, 'first boot');
 
     for (const step of plan.steps) {
       if (signal.aborted) throw signal.reason;
+      if (step.kind !== 'expect' && step.kind !== 'record') fresh.delete(step.machine);
       await deps.bus.emit({ type: 'step:begin', plan, step });
       const { result, finding } = await executeStep(step, {
         plan,
@@ -131,6 +137,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
         signal,
         log,
         snapshot,
+        currentState,
         lastState,
         runDir: deps.dir,
         testbed,

@@ -27,6 +27,8 @@ export interface StepEnv {
   log: (line: string) => void;
   /** Read the state of a machine, save it as state-<n>.json, remember it as the latest. */
   snapshot: (machine: string, reason: string) => Promise<{ state: HostState; index: number }>;
+  /** The state as of now: the last read if nothing ran on the machine since, else a new read. */
+  currentState: (machine: string, reason: string) => Promise<{ state: HostState; index: number }>;
   /** The latest state read per machine (the "before" of the next change). */
   lastState: Map<string, HostState>;
   /** Where `copy: {direction: from-guest}` writes (the run's results folder). */
@@ -271,7 +273,7 @@ async function rebootStep(ctx: KindContext): Promise<StepOutcome> {
 }
 
 async function expectStep(ctx: KindContext, def: ExpectStepDef): Promise<StepOutcome> {
-  const { state, index } = await ctx.env.snapshot(ctx.step.machine, `for ${ctx.step.label}`);
+  const { state, index } = await ctx.env.currentState(ctx.step.machine, `for ${ctx.step.label}`);
   const checks = await evaluateExpect(def.expect, state, (paths) => probeFiles(ctx, paths));
   const failures = describeFailures(checks);
   const ok = failures.length === 0;
@@ -296,8 +298,7 @@ function stateContext(s: StateSummary, ctx: KindContext): string[] {
 }
 
 async function recordStep(ctx: KindContext, def: RecordStepDef): Promise<StepOutcome> {
-  const before = ctx.env.lastState.get(ctx.step.machine) ?? null;
-  const { state, index } = await ctx.env.snapshot(ctx.step.machine, `for ${ctx.step.label}`);
+  const { state, index } = await ctx.env.currentState(ctx.step.machine, `for ${ctx.step.label}`);
   const observed = observe(state, def.observe);
   const result: StepResult = { ...ctx.base, stateIndex: index };
   return finish(ctx, result, true, undefined, {
@@ -306,7 +307,6 @@ async function recordStep(ctx: KindContext, def: RecordStepDef): Promise<StepOut
     ok: null,
     observed,
     note: def.note,
-    before: before ? summarizeState(before) : null,
     after: summarizeState(state),
   });
 }

@@ -22,6 +22,8 @@ import datetime
 
 import gi
 
+import statuscache
+
 gi.require_version("OSTree", "1.0")
 from gi.repository import Gio, GLib, OSTree  # noqa: E402
 
@@ -48,6 +50,7 @@ def run_main(fn):
     try:
         rc = fn(sys.argv[1:])
         sys.stdout.flush()
+        statuscache.record(rc or 0)
         sys.exit(rc or 0)
     except ToolError as e:
         sys.stdout.flush()
