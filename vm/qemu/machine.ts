@@ -3,21 +3,14 @@ import { promises as fs, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { HostNotCapableError, InfraError, errorMessage } from '../../core/errors.js';
-import { CONSOLE_CHECKS, matchConsoleLine, type ConsoleCheck } from '../console-checks.js';
-import { ConsoleTail, cleanConsoleText } from '../console.js';
-import { createBlankDisk, createOverlay } from '../disk.js';
+import type { ConsoleCheck } from '../console-checks.js';
+import type { ConsoleTail } from '../console.js';
 import { whichBinary } from '../exec.js';
-import { findOvmf, QEMU_BINARY } from '../host-facts.js';
-import {
-  MachineFailure,
-  type Machine,
-  type MachineEvent,
-  type MachineSpec,
-  type SshEndpoint,
-} from '../machine.js';
+import { QEMU_BINARY } from '../host-facts.js';
+import { MachineConsole } from '../machine-console.js';
+import { prepareMachineFiles } from '../machine-files.js';
+import type { Machine, MachineEvent, MachineSpec, SshEndpoint } from '../machine.js';
 import { hostPorts, isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
-import { buildSeedIso } from '../provision/cloud-init.js';
-import { writeIgnitionConfig } from '../provision/ignition.js';
 import { QmpClient, type QmpEvent } from '../qmp.js';
 import { pidfilePath, registerLiveProcess, writePidfile } from '../reaper.js';
 import { buildQemuArgs, sanitizeName, withParentDeathSignal, type QemuLaunch } from './command.js';
@@ -52,8 +45,6 @@ interface Boot {
   unregister: () => void;
 }
 
-/** How long to collect console lines after a fatal one, so the excerpt has the stack trace. */
-const FAILURE_EXCERPT_GRACE_MS = 500;
 /** SHUTDOWN reasons after which a -no-reboot QEMU exit means "boot again". */
 const RESET_REASONS = new Set(['guest-reset', 'host-qmp-system-reset']);
 
@@ -64,8 +55,7 @@ export class QemuMachine implements Machine {
   private readonly ports: PortAllocator;
   private readonly abort = new AbortController();
   private readonly listeners = new Set<(e: MachineEvent) => void>();
-  private readonly consoleListeners = new Set<() => void>();
-  private readonly tails: ConsoleTail[] = [];
+  private readonly console: MachineConsole;
   private current: Boot | null = null;
   private port: number | null = null;
   private intent: Intent = 'none';
@@ -76,7 +66,6 @@ export class QemuMachine implements Machine {
   private ownedFiles: string[] = [];
   private destroyed: Promise<void> | null = null;
   private restarting: Promise<void> | null = null;
-  private fatalPending = false;
 
   constructor(spec: MachineSpec, opts: QemuMachineOptions = {}) {
     if (!/^[a-z0-9-]+$/.test(spec.name)) throw new Error(`machine name ${JSON.stringify(spec.name)} must match [a-z0-9-]+`);
@@ -86,6 +75,16 @@ export class QemuMachine implements Machine {
     this.runId = sanitizeName(opts.runId ?? path.basename(path.dirname(spec.runDir)));
     this.ports = opts.ports ?? hostPorts;
     this.pidfile = pidfilePath(this.runId, spec.name, opts.stateDir);
+    const consoleOpts: ConstructorParameters<typeof MachineConsole>[0] = {
+      machineName: spec.name,
+      runDir: spec.runDir,
+      emit: (e) => this.emit(e),
+      abort: this.abort,
+      isOff: () => this.state === 'off' && !this.current && !this.restarting,
+      isRunning: () => this.current !== null,
+    };
+    if (opts.consoleChecks) consoleOpts.checks = opts.consoleChecks;
+    this.console = new MachineConsole(consoleOpts);
   }
 
   get sshEndpoint(): SshEndpoint | null {
@@ -93,11 +92,11 @@ export class QemuMachine implements Machine {
   }
 
   get bootCount(): number {
-    return this.tails.length;
+    return this.console.bootCount;
   }
 
   get consoleLog(): string {
-    return this.tails.at(-1)?.file ?? path.join(this.spec.runDir, 'console-1.log');
+    return this.console.consoleLog;
   }
 
   get failureSignal(): AbortSignal {
@@ -141,40 +140,7 @@ export class QemuMachine implements Machine {
     this.state = 'starting';
     const spec = this.spec;
     try {
-      await fs.mkdir(spec.runDir, { recursive: true, mode: 0o700 });
-      let overlay: string | undefined;
-      if (spec.baseDisk) {
-        overlay = path.join(spec.runDir, 'overlay.qcow2');
-        const ov: Parameters<typeof createOverlay>[0] = { base: spec.baseDisk.path, baseFormat: spec.baseDisk.format, overlay };
-        if (spec.diskSizeGiB !== undefined) ov.sizeGiB = spec.diskSizeGiB;
-        await createOverlay(ov);
-        this.ownedFiles.push(overlay);
-      }
-      const extraDisks: string[] = [];
-      for (const [i, d] of (spec.extraDisks ?? []).entries()) {
-        const file = path.join(spec.runDir, `extra-${i + 1}.qcow2`);
-        await createBlankDisk(file, d.sizeGiB);
-        extraDisks.push(file);
-        this.ownedFiles.push(file);
-      }
-      let ignitionConfig: string | undefined;
-      let seedIso: string | undefined;
-      if (spec.provisioning.kind === 'ignition') {
-        ignitionConfig = await writeIgnitionConfig(spec.runDir, spec.provisioning.config);
-        this.ownedFiles.push(ignitionConfig);
-      } else if (spec.provisioning.kind === 'cloud-init') {
-        seedIso = await buildSeedIso(spec.runDir, spec.provisioning);
-        this.ownedFiles.push(seedIso);
-      }
-      let uefi: { code: string; vars: string } | undefined;
-      if (spec.firmware === 'uefi') {
-        const ovmf = findOvmf();
-        if (!ovmf) throw new HostNotCapableError(`machine ${spec.name} needs UEFI firmware, but no OVMF was found`, 'apt-get install -y ovmf');
-        const vars = path.join(spec.runDir, 'OVMF_VARS.fd');
-        await fs.copyFile(ovmf.vars, vars);
-        this.ownedFiles.push(vars);
-        uefi = { code: ovmf.code, vars };
-      }
+      const { overlay, extraDisks, ignitionConfig, seedIso, uefi } = await prepareMachineFiles(spec, this.ownedFiles);
 
       const pdeath = this.opts.parentDeathSignal ?? process.env.BOOTPATH_VM_NO_PDEATHSIG !== '1';
       this.setpriv = pdeath ? await whichBinary('setpriv') : null;
@@ -240,7 +206,6 @@ export class QemuMachine implements Machine {
         ? registerLiveProcess({ pid: child.pid, pidfile: this.pidfile, label: `${this.runId}/${this.spec.name}` })
         : () => undefined;
 
-      const tail = new ConsoleTail(consoleLog, n);
       let qmp: QmpClient;
       try {
         const stream = child.stdio[3] as Duplex | null;
@@ -272,14 +237,9 @@ export class QemuMachine implements Machine {
         );
       }
 
+      const tail = this.console.startBoot(n, consoleLog);
       const boot: Boot = { n, tail, child, qmp, stderrLog, exited, unregister };
       this.current = boot;
-      this.tails[n - 1] = tail;
-      tail.onData(() => {
-        for (const l of this.consoleListeners) l();
-      });
-      tail.onLine((line) => this.watchLine(n, line));
-      tail.start();
       if (child.pid) {
         await writePidfile(this.pidfile, { pid: child.pid, runDir: this.spec.runDir, runId: this.runId, machine: this.spec.name });
       }
@@ -293,25 +253,8 @@ export class QemuMachine implements Machine {
   // -------------------------------------------------------------------------------------------
   // console problems and failures
 
-  private watchLine(boot: number, rawLine: string): void {
-    const line = cleanConsoleText(rawLine);
-    const check = matchConsoleLine(line, this.opts.consoleChecks ?? CONSOLE_CHECKS);
-    if (!check) return;
-    this.emit({ type: 'console-problem', boot, pattern: check.id, line });
-    if (check.severity !== 'fatal' || this.fatalPending || this.abort.signal.aborted) return;
-    this.fatalPending = true;
-    // Give the kernel a moment to print the trace that follows the headline, then fail.
-    const message = `machine ${this.spec.name}: ${check.description} on the console (boot ${boot}): ${line.trim()}`;
-    setTimeout(() => {
-      const refresh = this.current ? this.current.tail.readMore() : Promise.resolve();
-      void refresh.catch(() => undefined).then(() => this.fail(check.kind, message));
-    }, FAILURE_EXCERPT_GRACE_MS).unref();
-  }
-
-  private fail(kind: MachineFailure['kind'], message: string): void {
-    if (this.abort.signal.aborted) return;
-    const excerpt = this.consoleTail(40);
-    this.abort.abort(new MachineFailure(kind, message, excerpt));
+  private fail(kind: 'panic' | 'died' | 'console-error', message: string): void {
+    this.console.fail(kind, message);
   }
 
   private async onQemuExit(boot: Boot, status: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
@@ -344,7 +287,7 @@ export class QemuMachine implements Machine {
     if (reason === 'guest-shutdown') {
       this.state = 'off';
       this.emit({ type: 'guest-shutdown', boot: boot.n });
-      for (const l of this.consoleListeners) l(); // wake waiters: no more console will come
+      this.console.wake(); // wake waiters: no more console will come
       return;
     }
     this.state = 'off';
@@ -363,64 +306,16 @@ export class QemuMachine implements Machine {
   // console
 
   consoleTail(lines = 40): string {
-    const tail = this.tails.at(-1);
-    return tail ? cleanConsoleText(tail.tail(lines)) : '';
+    return this.console.tail(lines);
   }
 
   /** Console text of boots `from`..current, cleaned. */
   consoleText(fromBoot = 1): string {
-    return this.tails
-      .slice(Math.max(0, fromBoot - 1))
-      .map((t) => cleanConsoleText(t.captured))
-      .join('\n');
+    return this.console.text(fromBoot);
   }
 
   waitForConsole(re: RegExp, opts: { timeoutMs: number; sinceBoot?: number; signal?: AbortSignal }): Promise<RegExpMatchArray> {
-    const sinceBoot = opts.sinceBoot ?? Math.max(1, this.bootCount);
-    const pattern = new RegExp(re.source, re.flags.replace(/[gy]/g, ''));
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const cleanup = (): void => {
-        done = true;
-        clearTimeout(timer);
-        this.consoleListeners.delete(check);
-        this.abort.signal.removeEventListener('abort', onFailure);
-        opts.signal?.removeEventListener('abort', onAbort);
-      };
-      const describe = (): string => `${re} on the console of machine ${this.spec.name}`;
-      const check = (): void => {
-        if (done) return;
-        const m = pattern.exec(this.consoleText(sinceBoot));
-        if (m) {
-          cleanup();
-          resolve(m);
-          return;
-        }
-        if (this.state === 'off' && !this.current && !this.restarting) {
-          cleanup();
-          reject(new InfraError(`machine ${this.spec.name} is powered off; still waiting for ${describe()}. Last console lines:\n${this.consoleTail(15)}`, 'machine-died'));
-        }
-      };
-      const onFailure = (): void => {
-        cleanup();
-        reject(this.abort.signal.reason instanceof Error ? this.abort.signal.reason : new Error(String(this.abort.signal.reason)));
-      };
-      const onAbort = (): void => {
-        cleanup();
-        reject(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error(`wait for ${describe()} was aborted`));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new InfraError(`timed out after ${opts.timeoutMs} ms waiting for ${describe()}. Last console lines:\n${this.consoleTail(15)}`, 'timeout'));
-      }, opts.timeoutMs);
-      if (this.abort.signal.aborted) return onFailure();
-      if (opts.signal?.aborted) return onAbort();
-      this.abort.signal.addEventListener('abort', onFailure, { once: true });
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.consoleListeners.add(check);
-      // Fresh read first, so text already in the file counts even if the poller has not run yet.
-      void (this.current ? this.current.tail.readMore() : Promise.resolve()).then(check, check);
-    });
+    return this.console.waitFor(re, opts);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -491,13 +386,13 @@ export class QemuMachine implements Machine {
       await this.waitCurrentGone(boot);
       boot.unregister();
     }
-    for (const t of this.tails) await t.stop();
+    await this.console.stopAll();
     if (this.port !== null) this.ports.release(this.port);
     await fs.rm(this.pidfile, { force: true });
     if (!opts.keepFiles) {
       for (const f of this.ownedFiles) await fs.rm(f, { force: true });
     }
-    this.consoleListeners.clear();
+    this.console.clearWaiters();
   }
 }
 

@@ -1,0 +1,63 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { HostNotCapableError } from '../core/errors.js';
+import { createBlankDisk, createOverlay } from './disk.js';
+import { findOvmf } from './host-facts.js';
+import type { MachineSpec } from './machine.js';
+import { buildSeedIso } from './provision/cloud-init.js';
+import { writeIgnitionConfig } from './provision/ignition.js';
+
+/**
+ * The files a machine boots from, made in its run dir before the first boot: the qcow2 overlay
+ * over the base disk, blank extra disks, the Ignition config or cloud-init seed ISO, and a private
+ * copy of the UEFI vars. Shared by every backend (QEMU direct, libvirt), so a machine's run dir
+ * looks the same whichever backend ran it.
+ */
+export interface MachineFiles {
+  overlay?: string;
+  extraDisks: string[];
+  ignitionConfig?: string;
+  seedIso?: string;
+  uefi?: { code: string; vars: string };
+  /** Everything created here, for destroy() to remove (unless keepFiles). */
+  owned: string[];
+}
+
+/**
+ * Create the files. `owned` is filled as files appear, so a caller can clean up after a failure
+ * halfway through (pass the array in to see partial progress).
+ */
+export async function prepareMachineFiles(spec: MachineSpec, owned: string[] = []): Promise<MachineFiles> {
+  await fs.mkdir(spec.runDir, { recursive: true, mode: 0o700 });
+  const files: MachineFiles = { extraDisks: [], owned };
+  if (spec.baseDisk) {
+    const overlay = path.join(spec.runDir, 'overlay.qcow2');
+    const ov: Parameters<typeof createOverlay>[0] = { base: spec.baseDisk.path, baseFormat: spec.baseDisk.format, overlay };
+    if (spec.diskSizeGiB !== undefined) ov.sizeGiB = spec.diskSizeGiB;
+    await createOverlay(ov);
+    owned.push(overlay);
+    files.overlay = overlay;
+  }
+  for (const [i, d] of (spec.extraDisks ?? []).entries()) {
+    const file = path.join(spec.runDir, `extra-${i + 1}.qcow2`);
+    await createBlankDisk(file, d.sizeGiB);
+    files.extraDisks.push(file);
+    owned.push(file);
+  }
+  if (spec.provisioning.kind === 'ignition') {
+    files.ignitionConfig = await writeIgnitionConfig(spec.runDir, spec.provisioning.config);
+    owned.push(files.ignitionConfig);
+  } else if (spec.provisioning.kind === 'cloud-init') {
+    files.seedIso = await buildSeedIso(spec.runDir, spec.provisioning);
+    owned.push(files.seedIso);
+  }
+  if (spec.firmware === 'uefi') {
+    const ovmf = findOvmf();
+    if (!ovmf) throw new HostNotCapableError(`machine ${spec.name} needs UEFI firmware, but no OVMF was found`, 'apt-get install -y ovmf');
+    const vars = path.join(spec.runDir, 'OVMF_VARS.fd');
+    await fs.copyFile(ovmf.vars, vars);
+    owned.push(vars);
+    files.uefi = { code: ovmf.code, vars };
+  }
+  return files;
+}
