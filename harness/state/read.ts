@@ -49,6 +49,8 @@ interface Section {
 
 type SectionName = keyof StateCommands;
 const ORDER: SectionName[] = ['bootId', 'cmdline', 'osRelease', 'systemState', 'failedUnits', 'rpmOstree', 'bootc'];
+/** Sections that run concurrently with the rest (bootc is last, so its exit code drives the fallback). */
+const PARALLEL: SectionName[] = ['rpmOstree', 'bootc'];
 
 /**
  * One guest script prints every section between delimiter lines that carry a random nonce, on
@@ -58,12 +60,21 @@ const ORDER: SectionName[] = ['bootId', 'cmdline', 'osRelease', 'systemState', '
 export function buildStateScript(commands: StateCommands, nonce: string): string {
   const lines = [
     `N=${shQuote(`@@bootpath-${nonce}`)}`,
-    'run() {',
+    'T=$(mktemp -d) || exit 1',
+    "trap 'rm -rf \"$T\"' EXIT",
+    // The two status tools are the slow sections (seconds each in an emulated guest); they run
+    // side by side, each into its own files, and are printed in order afterwards.
+    'bg() { ( sh -c "$2" </dev/null >"$T/$1.out" 2>"$T/$1.err"; echo $? >"$T/$1.rc" ) & }',
+    'show() {',
     '  printf "%s BEGIN %s\\n" "$N" "$1"; printf "%s BEGIN %s\\n" "$N" "$1" >&2',
-    '  sh -c "$2" </dev/null; rc=$?',
+    '  cat "$T/$1.out"; cat "$T/$1.err" >&2; rc=$(cat "$T/$1.rc")',
     '  printf "\\n%s END %s %s\\n" "$N" "$1" "$rc"; printf "\\n%s END %s %s\\n" "$N" "$1" "$rc" >&2',
     '}',
-    ...ORDER.map((name) => `run ${name} ${shQuote(commands[name])}`),
+    'run() { bg "$1" "$2"; wait $!; show "$1"; }',
+    ...PARALLEL.map((name) => `bg ${name} ${shQuote(commands[name])}`),
+    ...ORDER.filter((name) => !PARALLEL.includes(name)).map((name) => `run ${name} ${shQuote(commands[name])}`),
+    'wait',
+    ...PARALLEL.map((name) => `show ${name}`),
     // clap rejects an unknown option with exit 2: fall back to the old spelling.
     `if [ "$rc" = 2 ]; then run bootcLegacy ${shQuote(commands.bootcLegacy)}; fi`,
     'exit 0',

@@ -181,7 +181,7 @@ describe('guest state script sections', () => {
 
   it('the script quotes every command and falls back to bootc --json on exit 2', () => {
     const script = buildStateScript({ ...defaultStateCommands, bootc: "bootc status --format=json # it's" }, 'n1');
-    expect(script).to.contain(`run bootc 'bootc status --format=json # it'\\''s'`);
+    expect(script).to.contain(`bg bootc 'bootc status --format=json # it'\\''s'`);
     expect(script).to.contain(`if [ "$rc" = 2 ]; then run bootcLegacy 'bootc status --json'; fi`);
   });
 });
