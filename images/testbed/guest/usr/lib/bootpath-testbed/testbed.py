@@ -354,13 +354,6 @@ def reboot():
     subprocess.run(["systemctl", "reboot"], check=False)
 
 
-def ostree_cli(*args):
-    r = subprocess.run(["ostree", *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise ToolError(f"ostree {' '.join(args[:2])}: {r.stderr.strip()}")
-    return r.stdout.strip()
-
-
 # --- package layering (rpm-ostree client-side layer from the local .deb pool) ------------------------
 
 def pool_index():
@@ -424,14 +417,35 @@ def build_layer_commit(host, base_csum, packages, version):
         if extra:
             raise ToolError(f"cannot layer {', '.join(packages)}: files outside /usr, /etc, /var ({', '.join(extra)})")
         os.chmod(ovl, 0o755)
-        csum = ostree_cli(
-            "commit", "--repo=/sysroot/ostree/repo", "--orphan", f"--parent={base_csum}",
-            f"--tree=ref={base_csum}", f"--tree=dir={ovl}", "--no-xattrs", "--bootable",
-            "--subject=rpm-ostree client layer",
-            "--add-metadata=rpmostree.clientlayer=true",
-            "--add-metadata-string=rpmostree.clientlayer_version=4",
-            *( [f"--add-metadata-string=version={version}"] if version else [] ),
-        )
+        csum = commit_layer(base_csum, ovl, version)
+    return csum
+
+
+def commit_layer(base_csum, overlay_dir, version):
+    """Commit base + overlay_dir like `ostree commit --tree=ref=BASE --tree=dir=DIR --bootable`.
+
+    Through libostree's lazy mutable tree: only the directories the overlay touches are loaded.
+    The CLI's --tree=ref walks the whole base tree first, which takes over a minute under TCG.
+    """
+    repo = OSTree.Repo.new(Gio.File.new_for_path("/sysroot/ostree/repo"))
+    repo.open(None)
+    repo.prepare_transaction(None)
+    try:
+        mtree = OSTree.MutableTree.new_from_commit(repo, base_csum)
+        modifier = OSTree.RepoCommitModifier.new(OSTree.RepoCommitModifierFlags.SKIP_XATTRS, None)
+        repo.write_directory_to_mtree(Gio.File.new_for_path(overlay_dir), mtree, modifier, None)
+        _, root = repo.write_mtree(mtree, None)
+        meta = GLib.VariantDict.new(None)
+        meta.insert_value("rpmostree.clientlayer", GLib.Variant("b", True))
+        meta.insert_value("rpmostree.clientlayer_version", GLib.Variant("s", "4"))
+        if version:
+            meta.insert_value("version", GLib.Variant("s", version))
+        OSTree.commit_metadata_for_bootable(root, meta, None)
+        _, csum = repo.write_commit(base_csum, "rpm-ostree client layer", None, meta.end(), root, None)
+        repo.commit_transaction(None)
+    except BaseException:
+        repo.abort_transaction(None)
+        raise
     return csum
 
 
