@@ -55,12 +55,20 @@ describe('testbed end to end: the CI scenario set (real QEMU, TCG)', function ()
     }
   });
 
-  it('records findings for every question the CI set informs', () => {
+  it('records findings for the questions the CI set informs, and the documented refusal', () => {
     const questions = new Set(summary.runs.flatMap((r) => r.findings.flatMap((f) => f.questions)));
-    for (const q of ['Q1', 'Q2', 'Q3', 'Q4', 'Q5']) expect([...questions], q).to.include(q);
-    const refusal = summary.runs.flatMap((r) => r.findings).find((f) => f.id === 'bootc-upgrade-on-layered-host');
-    expect(refusal?.outcome).to.equal('refused (exit 1)');
-    expect(refusal?.stderrExcerpt).to.contain('Deployment contains local rpm-ostree modifications; cannot upgrade via bootc');
+    for (const q of ['Q2', 'Q3', 'Q4', 'Q5']) expect([...questions], q).to.include(q);
+    const smoke = summary.runs.find((r) => r.id === 'smoke')!;
+    const refusal = smoke.steps.find((s) => s.label === 'bootc upgrade refused on a layered host')!;
+    expect(refusal.status).to.equal('passed');
+    expect(refusal.expectedFailure).to.equal(true);
+    expect(refusal.exitCode).to.equal(1);
+    expect(refusal.stderrExcerpt).to.contain('Deployment contains local rpm-ostree modifications; cannot upgrade via bootc');
+    // Both update drivers reached the next major image (Q4/Q5 side by side).
+    for (const driver of ['rpm-ostree', 'bootc']) {
+      const run = summary.runs.find((r) => r.id === `q4-transition-next-major[driver=${driver}]`)!;
+      expect(run.findings.find((f) => f.id === 'update-to-next-major')?.ok, driver).to.equal(true);
+    }
   });
 
   it('the live rpm-ostree and bootc outputs have the reference shapes', async () => {
@@ -84,6 +92,7 @@ describe('testbed end to end: the CI scenario set (real QEMU, TCG)', function ()
     const md = readFileSync(path.join(runDir, 'report.md'), 'utf8');
     expect(md).to.contain('testbed (emulated tools)');
     for (const q of ['Q1', 'Q2', 'Q3', 'Q4', 'Q5']) expect(md).to.match(new RegExp(`### ${q} `));
+    expect(md).to.contain('## Evidence');
     expect(md).to.match(/\| what was tried \| driver=rpm-ostree \| driver=bootc \|/);
     expect(md).to.contain('## Timelines');
     const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');

@@ -25,6 +25,19 @@ install -m 0644 "$REGISTRY_JSON" "$R/usr/share/bootpath-testbed/images.json"
 mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
 ln -sfn /usr/lib/systemd/system/bootpath-ignition.service "$R/etc/systemd/system/multi-user.target.wants/bootpath-ignition.service"
 
+# --- boot time under TCG -----------------------------------------------------------------------
+# Every unit costs seconds when emulated, and a testbed guest lives for one scenario: mask what it
+# never needs (periodic maintenance, binfmt, an unused VGA getty, debug filesystems) and skip fsck of
+# freshly built filesystems. Nothing here touches what bootpath observes (ostree, sshd, networking).
+for unit in e2scrub_reap.service e2scrub_all.timer fstrim.timer apt-daily.timer apt-daily-upgrade.timer \
+            dpkg-db-backup.timer man-db.timer systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
+            getty@tty1.service dev-hugepages.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+            modprobe@drm.service modprobe@efi_pstore.service modprobe@fuse.service; do
+  ln -sfn /dev/null "$R/etc/systemd/system/$unit"
+done
+sed -i -E 's/^(LABEL=(root|boot)\s+\S+\s+\S+\s+\S+\s+0)\s+[12]$/\1 0/' "$R/etc/fstab"
+grep -q 'LABEL=boot.* 0 0$' "$R/etc/fstab" || { echo "fstab: could not turn off fsck" >&2; exit 1; }
+
 # --- OSTree layout ---------------------------------------------------------------------------
 # kernel + initramfs live in /usr/lib/modules/$KVER (ostree copies them to /boot on deploy)
 mv "$R/boot/vmlinuz-$KVER" "$R/usr/lib/modules/$KVER/vmlinuz"

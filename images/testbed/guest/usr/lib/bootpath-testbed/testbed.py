@@ -210,8 +210,16 @@ class Host:
         return res[1] if isinstance(res, tuple) else res
 
     def write(self, new_list):
-        self.sysroot.write_deployments(new_list, None)
-        self.sysroot.cleanup(None)
+        """Write the deployment list (boot order), then remove deployments that left it.
+
+        Plain write_deployments() also prunes the whole repo, which walks every object: close to a
+        minute under TCG. prepare_cleanup() does the same cleanup of deployments and boot entries
+        without the prune; a throwaway testbed guest can keep its unreferenced objects.
+        """
+        opts = OSTree.SysrootWriteDeploymentsOpts()
+        opts.do_postclean = False
+        self.sysroot.write_deployments_with_options(new_list, opts, None)
+        self.sysroot.prepare_cleanup(None)
 
 
 def unpack_meta(variant):
