@@ -27,7 +27,7 @@ describe('testbed end to end: the CI scenario set (real QEMU, TCG)', function ()
   before(async () => {
     resultsRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-e2e-'));
     exitCode = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, ['bin/bootpath.js', '--tag', 'ci', '--parallel', 'auto', '--reporter', 'line', '--results', resultsRoot], {
+      const child = spawn(process.execPath, ['bin/bootpath.js', '--tag', 'ci', '--parallel', 'auto', '--retries', '1', '--reporter', 'line', '--results', resultsRoot], {
         cwd: repoRoot,
         stdio: ['ignore', 'inherit', 'inherit'],
       });
@@ -39,7 +39,9 @@ describe('testbed end to end: the CI scenario set (real QEMU, TCG)', function ()
   });
 
   it('every CI scenario passed and the exit code says so', () => {
-    const bad = summary.runs.filter((r) => r.verdict !== 'passed').map((r) => `${r.id}: ${r.verdict}: ${r.message ?? ''}`);
+    // A run that passed only on its retry is reported flaky (and printed here), not hidden.
+    for (const r of summary.runs.filter((x) => x.verdict === 'flaky')) console.log(`      flaky: ${r.id}: ${r.message ?? ''}`);
+    const bad = summary.runs.filter((r) => r.verdict !== 'passed' && r.verdict !== 'flaky').map((r) => `${r.id}: ${r.verdict}: ${r.message ?? ''}`);
     expect(bad, bad.join('\n')).to.deep.equal([]);
     expect(exitCode).to.equal(0);
     expect(summary.runs.length).to.be.at.least(5);
