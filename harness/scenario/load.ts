@@ -241,7 +241,6 @@ function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, 
       image,
       memoryMiB: m.memory !== undefined ? parseSizeMiB(m.memory) : image.entry.memory ? parseSizeMiB(image.entry.memory) : DEFAULT_MEMORY_MIB,
       cpus: m.cpus ?? DEFAULT_CPUS,
-      kargs: m.kargs ?? [],
       diskMiB: m.disk !== undefined ? parseSizeMiB(m.disk) : null,
     };
   });

@@ -15,7 +15,6 @@ export interface MachinePlan {
   image: CatalogImage;
   memoryMiB: number;
   cpus: number;
-  kargs: string[];
   diskMiB: number | null;
 }
 

@@ -310,7 +310,6 @@ export const MachineSpecSchema = Type.Object(
     image: Type.String({ minLength: 1, description: 'A catalog image name (images/catalog/*.yaml), e.g. testbed or fcos-stable.' }),
     memory: Type.Optional(Size),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-    kargs: Type.Optional(Strings('Extra kernel arguments for the first boot (Ignition kernelArguments).')),
     disk: Type.Optional(Size),
   },
   { additionalProperties: false },
