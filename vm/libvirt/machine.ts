@@ -2,6 +2,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HostNotCapableError, InfraError, errorMessage } from '../../core/errors.js';
 import { stateDir as defaultStateDir } from '../../core/paths.js';
+import { Listeners } from '../listeners.js';
 import type { ConsoleCheck } from '../console-checks.js';
 import type { ConsoleTail } from '../console.js';
 import { MachineConsole } from '../machine-console.js';
@@ -85,7 +86,7 @@ export class LibvirtMachine implements Machine {
   private readonly owner: DomainOwner;
   private readonly stateDir: string;
   private readonly abort = new AbortController();
-  private readonly listeners = new Set<(e: MachineEvent) => void>();
+  private readonly listeners = new Listeners<MachineEvent>();
   private readonly console: MachineConsole;
   private current: Boot | null = null;
   private port: number | null = null;
@@ -144,18 +145,11 @@ export class LibvirtMachine implements Machine {
   }
 
   on(listener: (event: MachineEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   private emit(event: MachineEvent): void {
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch {
-        // a listener's bug must not break the machine
-      }
-    }
+    this.listeners.emit(event);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
+import { Listeners } from '../listeners.js';
 import type { Duplex } from 'node:stream';
 import { HostNotCapableError, InfraError, errorMessage } from '../../core/errors.js';
 import type { ConsoleCheck } from '../console-checks.js';
@@ -54,7 +55,7 @@ export class QemuMachine implements Machine {
   private readonly runId: string;
   private readonly ports: PortAllocator;
   private readonly abort = new AbortController();
-  private readonly listeners = new Set<(e: MachineEvent) => void>();
+  private readonly listeners = new Listeners<MachineEvent>();
   private readonly console: MachineConsole;
   private current: Boot | null = null;
   private port: number | null = null;
@@ -118,18 +119,11 @@ export class QemuMachine implements Machine {
   }
 
   on(listener: (event: MachineEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   private emit(event: MachineEvent): void {
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch {
-        // a listener's bug must not break the machine
-      }
-    }
+    this.listeners.emit(event);
   }
 
   // -------------------------------------------------------------------------------------------
