@@ -55,8 +55,15 @@ export async function buildReportModel(summary: RunSummary, questions: Question[
       question,
       scenarios: scenarioNames.map((name) => {
         const sruns = runs.filter((r) => r.scenario === name);
+        // A row's label is the step's, unless the matrix changed it per cell (then the cells say it).
         const ids: { id: string; label: string }[] = [];
-        for (const r of sruns) for (const f of r.findings) if (!ids.some((x) => x.id === f.id)) ids.push({ id: f.id, label: f.label });
+        for (const r of sruns) {
+          for (const f of r.findings) {
+            const row = ids.find((x) => x.id === f.id);
+            if (!row) ids.push({ id: f.id, label: f.label });
+            else if (row.label !== f.label) row.label = '';
+          }
+        }
         return {
           name,
           runs: sruns,
@@ -196,7 +203,7 @@ export function renderMarkdown(m: ReportModel): string {
           const f = row.cells.get(r.id);
           return f ? `[${mdCell(cellText(f))}](#${anchor(r.id, f.id)})` : '—';
         });
-        out.push(`| **${row.id}** — ${mdCell(row.label)} | ${cells.join(' | ')} |`);
+        out.push(`| **${row.id}**${row.label ? ` — ${mdCell(row.label)}` : ''} | ${cells.join(' | ')} |`);
       }
       out.push('');
     }
@@ -280,7 +287,7 @@ pre{background:#f6f8fa;padding:.6em;overflow:auto}code{font-size:12px}details{ma
       }
       parts.push(`<table><tr><th>what was tried</th>${sc.runs.map((r) => `<th>${h(cellLabel(r))}</th>`).join('')}</tr>`);
       for (const row of sc.rows) {
-        parts.push(`<tr><td><b>${h(row.id)}</b><br>${h(row.label)}</td>`);
+        parts.push(`<tr><td><b>${h(row.id)}</b>${row.label ? `<br>${h(row.label)}` : ''}</td>`);
         for (const r of sc.runs) {
           const f = row.cells.get(r.id);
           if (!f) {
