@@ -125,7 +125,7 @@ export class GuestMachine {
       log: this.log,
       // A guest's sshd forks and re-executes per connection; under TCG the banner can take seconds.
       bannerTimeoutMs: this.timeouts.sshBannerMs,
-      minSilentAgeMs: this.timeouts.sshBannerMs / 2,
+      minSilentAgeMs: this.timeouts.sshBannerMs / 4,
     });
   }
 
