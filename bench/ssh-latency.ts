@@ -55,7 +55,7 @@ export async function sshLatencyBench(args: string[]): Promise<void> {
       deadlineMs,
       signal: machine.failureSignal,
       bannerTimeoutMs: t.sshBannerMs,
-      minSilentAgeMs: t.sshBannerMs / 4,
+      minSilentAgeMs: t.sshBannerMs / 2,
       log: (line) => {
         const m = /handshake (\d+) ms/.exec(line);
         if (m) handshake = Number(m[1]);
