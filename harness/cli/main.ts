@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BootpathError, ExitCode, HostNotCapableError, InputError } from '../../core/errors.js';
 import { repoRoot } from '../../core/paths.js';
+import { listScenarioFiles, loadScenarioFiles } from '../scenario/load.js';
 import { loadContext } from '../scenario/questions.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import { processIo, type CliIo } from './io.js';
@@ -52,7 +53,6 @@ async function dispatch(opts: CliOptions, io: CliIo): Promise<number> {
 async function runOrPlan(opts: CliOptions, io: CliIo): Promise<number> {
   const ctx = await loadContext();
   if (opts.list) {
-    const { listScenarioFiles, loadScenarioFiles } = await import('../scenario/load.js');
     return listScenarios(await loadScenarioFiles(await listScenarioFiles(), ctx), io, opts.json);
   }
   const scenarios = await selectScenarios(opts, ctx);

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InfraError, errorMessage } from '../../core/errors.js';
 import { writeJsonAtomic } from '../../core/atomic.js';
-import type { ImageProvenance, ResolvedImage } from '../../images/resolve.js';
+import type { ResolvedImage } from '../../images/resolve.js';
 import { MachineFailure, type Accel } from '../../vm/machine.js';
 import type { GeneratedKeyPair } from '../../vm/ssh-keys.js';
 import type { Finding, MachineRecord, RunResult, RunVerdict, StepResult } from '../results/model.js';
@@ -217,8 +217,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
 function asInfra(err: unknown, kind: 'image' | 'machine-start'): Error {
   if (err instanceof InfraError || err instanceof MachineFailure) return err;
   if (err instanceof Error && err.name === 'AbortError') return err;
-  const e = new InfraError(errorMessage(err), kind);
-  return e;
+  return new InfraError(errorMessage(err), kind);
 }
 
 function classify(err: unknown, scenarioSignal: AbortSignal, runSignal: AbortSignal): { verdict: RunVerdict; errorKind?: string; message: string } {
@@ -232,4 +231,3 @@ function classify(err: unknown, scenarioSignal: AbortSignal, runSignal: AbortSig
   return { verdict: 'error', errorKind: 'other', message: e.message };
 }
 
-export type { ImageProvenance };

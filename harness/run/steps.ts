@@ -12,7 +12,7 @@ import type { BootcStepDef, CopyStepDef, ExpectStepDef, RecordStepDef, RpmOstree
 import { parseDurationMs } from '../../core/units.js';
 import { shJoin } from '../guest/quote.js';
 import { bootcCommand, rpmOstreeCommand, updateCommand, type GuestCommand } from './guest-commands.js';
-import { describeFailures, evaluateExpect, type CheckResult } from './expect.js';
+import { describeFailures, evaluateExpect } from './expect.js';
 import type { GuestMachine } from './guest-machine.js';
 import { summarizeState, observe } from './state-summary.js';
 import { stepTimeoutMs, type Timeouts } from './timeouts.js';
@@ -277,7 +277,7 @@ async function expectStep(ctx: KindContext, def: ExpectStepDef): Promise<StepOut
   const checks = await evaluateExpect(def.expect, state, (paths) => probeFiles(ctx, paths));
   const failures = describeFailures(checks);
   const ok = failures.length === 0;
-  const message = ok ? undefined : [...failures, ...stateContext(summarizeState(state), ctx)].join('\n');
+  const message = ok ? undefined : [...failures, ...stateContext(summarizeState(state))].join('\n');
   const result: StepResult = { ...ctx.base, checks, stateIndex: index };
   return finish(ctx, result, ok, message, {
     kind: 'expectation',
@@ -289,11 +289,10 @@ async function expectStep(ctx: KindContext, def: ExpectStepDef): Promise<StepOut
 }
 
 /** The relevant part of the state beside a failed expectation. */
-function stateContext(s: StateSummary, ctx: KindContext): string[] {
+function stateContext(s: StateSummary): string[] {
   const d = (x: StateSummary['booted']) => (x ? `${x.image ?? `ostree ${x.checksum?.slice(0, 12) ?? '?'}`}${x.packages.length ? ` +${x.packages.join(',')}` : ''}${x.incompatible ? ' (incompatible)' : ''}` : 'null');
   const lines = [`state: booted: ${d(s.booted)}; staged: ${d(s.staged)}; rollback: ${d(s.rollback)}; kargs: ${s.kargs.join(' ')}`];
   if (s.disagreements.length) lines.push(`bootc vs rpm-ostree: ${s.disagreements.join('; ')}`);
-  void ctx;
   return lines;
 }
 
@@ -367,4 +366,3 @@ async function probeFiles(ctx: KindContext, paths: string[]): Promise<Record<str
   return Object.fromEntries(paths.map((p, i) => [p, answers[i] === '1']));
 }
 
-export type { CheckResult };
