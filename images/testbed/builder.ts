@@ -90,6 +90,7 @@ const HOST_TOOLS: Array<{ tool: string; pkg: string }> = [
   { tool: 'sfdisk', pkg: 'fdisk' },
   { tool: 'qemu-img', pkg: 'qemu-utils' },
   { tool: 'tar', pkg: 'tar' },
+  { tool: 'python3', pkg: 'python3' },
 ];
 const HOST_FILES: Array<{ file: string; pkg: string }> = [{ file: '/usr/lib/grub/i386-pc/boot.img', pkg: 'grub-pc-bin' }];
 

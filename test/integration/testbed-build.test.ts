@@ -117,6 +117,22 @@ describe('testbed image build', function () {
     expect(images.images.map((i) => i.digest)).to.deep.equal(artifact.manifest.images.map((i) => i.digest));
   });
 
+  it('ships Python bytecode that an OSTree checkout (mtime 0) still finds valid', function () {
+    // A timestamp-based .pyc holds its source's mtime at bytes 8..12; OSTree checks sources out
+    // with mtime 0, so anything else there makes the guest recompile the module on every import.
+    const pycHeader = (file: string): Buffer =>
+      execFileSync('debugfs', ['-R', `cat ${file}`, rootFs], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 }).subarray(0, 16);
+    const pythonDir = ls(rootFs, `${deployDir}/usr/lib`).map((e) => e.name).find((n) => /^python3\.\d+$/.test(n));
+    expect(pythonDir, 'the image has a python3.x stdlib').to.be.a('string');
+    const tag = `cpython-${pythonDir!.slice('python'.length).replace('.', '')}`;
+    for (const pyc of [`usr/lib/${pythonDir}/json/__pycache__/__init__.${tag}.pyc`, `usr/lib/bootpath-testbed/__pycache__/testbed.${tag}.pyc`, `usr/lib/bootpath-testbed/__pycache__/statuscache.${tag}.pyc`]) {
+      const header = pycHeader(`${deployDir}/${pyc}`);
+      expect(header.length, pyc).to.equal(16);
+      expect(header.readUInt32LE(4), `${pyc} flags (timestamp-based)`).to.equal(0);
+      expect(header.readUInt32LE(8), `${pyc} recorded source mtime`).to.equal(0);
+    }
+  });
+
   it('has no root password, no users, no SSH keys and refuses root/password logins', async function () {
     const shadow = debugfs(rootFs, `cat ${deployDir}/etc/shadow`);
     const root = shadow.split('\n').find((l) => l.startsWith('root:'));
