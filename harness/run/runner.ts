@@ -21,6 +21,7 @@ import { EventBus, type Reporter } from './events.js';
 import { executePlan, type KeepPolicy } from './execute-plan.js';
 import type { GuestMachine } from './guest-machine.js';
 import { scaledTimeouts } from './timeouts.js';
+import { scheduleOrder } from './schedule.js';
 
 export interface RunnerOptions {
   resultsRoot: string;
@@ -124,7 +125,8 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
     if (opts.failFast && final.verdict !== 'passed' && final.verdict !== 'flaky') stopScheduling.abort();
   };
 
-  const settled = await Promise.allSettled(plans.map((plan) => limit(() => runOne(plan))));
+  // p-limit starts queued runs in call order: hand it the longest estimated runs first.
+  const settled = await Promise.allSettled(scheduleOrder(plans, opts.parallel).map((plan) => limit(() => runOne(plan))));
   const crashed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
 
   summary.interrupted = opts.signal.aborted;
