@@ -4,7 +4,8 @@
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import type { RunPlan } from '../scenario/plan.js';
+import type { Accel } from '../../vm/machine.js';
+import { DEFAULT_CPUS, type RunPlan } from '../scenario/plan.js';
 
 /** QEMU's own overhead per guest beyond the guest RAM (page tables, TCG translation cache, slirp). */
 export const QEMU_OVERHEAD_MIB = 256;
@@ -33,10 +34,22 @@ export function autoParallel(plans: RunPlan[], cpus = os.availableParallelism(),
   if (plans.length === 0) return 1;
   const heaviestMem = Math.max(...plans.map(planMemoryMiB));
   const byMemory = Math.floor((memoryMiB - HOST_RESERVE_MIB) / heaviestMem);
-  // Two vCPU guests per two host cores still overlap well (guests wait on I/O and sleep at boot),
-  // so count host CPUs, not guest vCPUs.
+  // Count host CPUs, not guest vCPUs: machines without an explicit `cpus` shrink to fit (machineVcpus).
   const byCpu = Math.max(1, cpus);
   return Math.max(1, Math.min(byMemory, byCpu, plans.length));
+}
+
+/**
+ * vCPUs for a machine. An explicit `cpus` is used as given. Otherwise 2, except under TCG when the
+ * runs that overlap would give the host more vCPUs than cores: each emulated vCPU is a busy host
+ * thread, so extra vCPUs only add contention (and multi-threaded TCG's cross-vCPU synchronisation).
+ * Measured on a 2-core host (README "Performance"): a smoke run keeps 1.43 cores busy with 2 vCPUs
+ * and 1.02 with 1, so two overlapping 1-vCPU runs finish sooner than two 2-vCPU ones.
+ */
+export function machineVcpus(requested: number | null, accel: Accel, parallel: number, hostCpus = os.availableParallelism()): number {
+  if (requested !== null) return requested;
+  if (accel === 'kvm') return DEFAULT_CPUS;
+  return Math.max(1, Math.min(DEFAULT_CPUS, Math.floor(hostCpus / Math.max(1, parallel))));
 }
 
 /** A counting semaphore over MiB: a run starts only when its machines fit. */

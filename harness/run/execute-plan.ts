@@ -16,6 +16,7 @@ import type { HostState } from '../state/types.js';
 import { runIdentity } from '../results/identity.js';
 import type { EventBus } from './events.js';
 import { GuestMachine } from './guest-machine.js';
+import { machineVcpus } from './admission.js';
 import { executeStep } from './steps.js';
 import type { Timeouts } from './timeouts.js';
 
@@ -26,6 +27,8 @@ export interface PlanDeps {
   dir: string;
   attempt: number;
   accel: Accel;
+  /** Runs at once: machines without an explicit `cpus` are sized by it (machineVcpus). */
+  parallel: number;
   backend: 'qemu' | 'libvirt';
   timeouts: Timeouts;
   keep: KeepPolicy;
@@ -83,7 +86,8 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
         throw asInfra(err, 'image');
       }
     }
-    for (const m of plan.machines) {
+    for (const planned of plan.machines) {
+      const m = { ...planned, cpus: machineVcpus(planned.cpus, deps.accel, deps.parallel) };
       const image = images.get(m.name)!;
       const bootStarted = Date.now();
       let guest: GuestMachine;

@@ -16,11 +16,11 @@ import { rebootGuest, type RebootResult } from '../guest/reboot.js';
 import type { ExecOptions, ExecResult, GuestSession } from '../guest/session.js';
 import { readHostState } from '../state/read.js';
 import type { HostState } from '../state/types.js';
-import type { MachinePlan } from '../scenario/plan.js';
+import type { SizedMachinePlan } from '../scenario/plan.js';
 import type { Timeouts } from './timeouts.js';
 
 export interface GuestMachineOptions {
-  plan: MachinePlan;
+  plan: SizedMachinePlan;
   image: ResolvedImage;
   /** The run's client key pair (shared by the run's machines, never by two runs). */
   clientKey: GeneratedKeyPair;
@@ -37,7 +37,7 @@ export class GuestMachine {
   private current: GuestSession | null = null;
 
   private constructor(
-    readonly plan: MachinePlan,
+    readonly plan: SizedMachinePlan,
     readonly machine: Machine,
     readonly user: string,
     private readonly clientKey: GeneratedKeyPair,

@@ -95,6 +95,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
           dir,
           attempt,
           accel: opts.accel,
+          parallel: opts.parallel,
           backend: opts.backend,
           timeouts,
           keep: opts.keep,

@@ -15,7 +15,6 @@ import { displayPath, type Catalog } from '../../images/catalog.js';
 import { findReferences, interpolate, type Scalar } from './interpolate.js';
 import { cellId, expandMatrix, type MatrixInput } from './matrix.js';
 import {
-  DEFAULT_CPUS,
   DEFAULT_MEMORY_MIB,
   DEFAULT_SCENARIO_TIMEOUT_MS,
   describeStep,
@@ -240,7 +239,7 @@ function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, 
       name,
       image,
       memoryMiB: m.memory !== undefined ? parseSizeMiB(m.memory) : image.entry.memory ? parseSizeMiB(image.entry.memory) : DEFAULT_MEMORY_MIB,
-      cpus: m.cpus ?? DEFAULT_CPUS,
+      cpus: m.cpus ?? null,
       diskMiB: m.disk !== undefined ? parseSizeMiB(m.disk) : null,
     };
   });

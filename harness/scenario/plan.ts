@@ -8,15 +8,20 @@ import type { StepDef } from './schema.js';
 
 export const DEFAULT_SCENARIO_TIMEOUT_MS = 30 * 60_000;
 export const DEFAULT_MEMORY_MIB = 1024;
+/** vCPUs of a machine that does not set `cpus` and runs alone, or under KVM (see machineVcpus). */
 export const DEFAULT_CPUS = 2;
 
 export interface MachinePlan {
   name: string;
   image: CatalogImage;
   memoryMiB: number;
-  cpus: number;
+  /** vCPUs the scenario asked for; null: sized at run time by machineVcpus (harness/run/admission.ts). */
+  cpus: number | null;
   diskMiB: number | null;
 }
+
+/** A machine as it is started: vCPUs decided for this host and run (harness/run/admission.ts machineVcpus). */
+export type SizedMachinePlan = MachinePlan & { cpus: number };
 
 export type StepKind = 'run' | 'reboot' | 'rpm-ostree' | 'bootc' | 'update' | 'expect' | 'wait' | 'copy' | 'record';
 

@@ -309,7 +309,14 @@ export const MachineSpecSchema = Type.Object(
   {
     image: Type.String({ minLength: 1, description: 'A catalog image name (images/catalog/*.yaml), e.g. testbed or fcos-stable.' }),
     memory: Type.Optional(Size),
-    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    cpus: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 64,
+        description:
+          'vCPUs. Default: 2, except under TCG when overlapping runs would give the host more vCPUs than cores: then 1 (an emulated vCPU is a busy host thread).',
+      }),
+    ),
     disk: Type.Optional(Size),
   },
   { additionalProperties: false },

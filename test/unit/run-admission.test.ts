@@ -1,11 +1,25 @@
 import { expect } from 'chai';
-import { autoParallel, MemoryBudget, shardPlans } from '../../harness/run/admission.js';
+import { autoParallel, machineVcpus, MemoryBudget, shardPlans } from '../../harness/run/admission.js';
 import type { RunPlan } from '../../harness/scenario/plan.js';
 
 const plan = (id: string, memoryMiB = 1024): RunPlan =>
   ({ id, machines: [{ name: 'default', memoryMiB }] }) as unknown as RunPlan;
 
 describe('admission', () => {
+  it('sizes vCPUs of machines without an explicit cpus to the host when runs overlap under TCG', () => {
+    // a run alone, or KVM: 2 vCPUs
+    expect(machineVcpus(null, 'tcg', 1, 2)).to.equal(2);
+    expect(machineVcpus(null, 'kvm', 4, 2)).to.equal(2);
+    // TCG, two runs on two cores: one vCPU each, so the host is not oversubscribed
+    expect(machineVcpus(null, 'tcg', 2, 2)).to.equal(1);
+    expect(machineVcpus(null, 'tcg', 4, 2)).to.equal(1);
+    // a large host keeps 2 even with several runs
+    expect(machineVcpus(null, 'tcg', 4, 16)).to.equal(2);
+    // what the scenario says wins
+    expect(machineVcpus(3, 'tcg', 2, 2)).to.equal(3);
+    expect(machineVcpus(1, 'kvm', 1, 64)).to.equal(1);
+  });
+
   it('auto parallelism is bounded by CPUs, memory and the number of runs', () => {
     const plans = [plan('a'), plan('b'), plan('c'), plan('d')];
     expect(autoParallel(plans, 2, 24_000)).to.equal(2);

@@ -24,7 +24,8 @@ describe('run scheduling (longest estimated run first)', () => {
     expect(order.map((p) => p.id).sort()).to.deep.equal(ciPlans.map((p) => p.id).sort());
     const costs = order.map(estimatedCost);
     expect(costs).to.deep.equal([...costs].sort((a, b) => b - a));
-    expect(order[0]!.id).to.equal('q3-tool-boundary');
+    const position = (id: string) => order.findIndex((p) => p.id === id);
+    expect(position('q3-tool-boundary')).to.be.lessThan(position('q3-kargs-then-switch[rebooted=no]'));
     // equal estimates (the two driver cells) keep their matrix order
     const q4 = order.filter((p) => p.scenario === 'q4-transition-next-major').map((p) => p.id);
     expect(q4).to.deep.equal(ciPlans.filter((p) => p.scenario === 'q4-transition-next-major').map((p) => p.id));

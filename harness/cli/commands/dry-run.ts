@@ -26,7 +26,7 @@ export async function printPlan(plans: RunPlan[], io: CliIo, json: boolean): Pro
     io.stdout(`\n${plan.id}  (${plan.file}; timeout ${formatDuration(plan.timeoutMs)}${plan.questions.length ? `; informs ${plan.questions.join(', ')}` : ''})\n`);
     for (const m of plan.machines) {
       const e = m.image.entry;
-      io.stdout(`  machine ${m.name}: ${e.firmware ?? 'bios'}, ${e.provisioning}, user ${e.user}; ${m.memoryMiB} MiB, ${m.cpus} CPUs\n`);
+      io.stdout(`  machine ${m.name}: ${e.firmware ?? 'bios'}, ${e.provisioning}, user ${e.user}; ${m.memoryMiB} MiB, ${m.cpus ?? 'auto'} CPUs\n`);
       io.stdout(`    image ${provenance.get(e.name)!.text}\n`);
       if (e.source.kind === 'testbed') io.stdout('    (testbed: emulated rpm-ostree/bootc; results test bootpath, they are not evidence about real bootc)\n');
     }
