@@ -6,7 +6,6 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,26 +16,15 @@ import { BOOTPATH_METADATA_NS, parseBootpathMetadata } from '../../vm/libvirt/do
 import type { LibvirtMachine } from '../../vm/libvirt/machine.js';
 import { readDomainRecords } from '../../vm/libvirt/records.js';
 import { reapLibvirtOrphans } from '../../vm/libvirt/reaper.js';
-import { MachineFailure, type MachineEvent } from '../../vm/machine.js';
+import type { MachineEvent } from '../../vm/machine.js';
 import { processStartTime } from '../../vm/proc.js';
 import { liveProcessCount, reapOrphans } from '../../vm/reaper.js';
 import { ensureLibvirtd, type LibvirtdHandle } from '../support/libvirtd.js';
+import { expectPanicFailsFast, expectRebootRestartsOnSameOverlay, failureOf, sha256 } from '../support/machine-contract.js';
 import { createTinyBaseDisk, ensureTinyGuest, tinyGuestSpec, TINY_READY, type TinyGuest, type TinyGuestMode } from '../support/tiny-guest.js';
 
 function virsh(uri: string, ...args: string[]): Promise<string> {
   return runChecked('virsh', ['-q', '-c', uri, ...args]).then((r) => r.stdout);
-}
-
-function failureOf(signal: AbortSignal): Promise<MachineFailure> {
-  return new Promise((resolve) => {
-    const done = (): void => resolve(signal.reason as MachineFailure);
-    if (signal.aborted) done();
-    else signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex');
 }
 
 
@@ -159,51 +147,16 @@ describe('vm: libvirt machines with the tiny guest (TCG)', function () {
 
   it('restarts a new domain on the same overlay when the guest reboots (bootCount 2); the base disk is never written', async () => {
     const base = await createTinyBaseDisk(path.join(root, 'base.raw'));
-    const before = await sha256(base);
     const m = machine('reboot', 'reboot-once', { baseDisk: base });
-    const events: MachineEvent[] = [];
-    m.on((e) => events.push(e));
-    await m.start();
-    const port = m.sshEndpoint?.port;
-    await m.waitForConsole(/TINYGUEST: rebooting/, { timeoutMs: 60_000, signal: m.failureSignal });
-    const t0 = Date.now();
-    await m.waitForConsole(TINY_READY, { timeoutMs: 60_000, sinceBoot: 2, signal: m.failureSignal });
-    console.log(`      guest reboot → ready again on boot 2: ${Date.now() - t0} ms`);
-    expect(m.bootCount).to.equal(2);
-    expect(m.consoleLog).to.equal(path.join(m.spec.runDir, 'console-2.log'));
-    expect(await fs.readFile(path.join(m.spec.runDir, 'console-1.log'), 'utf8')).to.contain('TINYGUEST: rebooting');
-    const console2 = await fs.readFile(m.consoleLog, 'utf8');
-    expect(console2).to.contain('booted again after reboot');
-    expect(console2).to.not.contain('TINYGUEST: rebooting');
-    expect(m.sshEndpoint?.port).to.equal(port);
-    expect(events.map((e) => e.type)).to.deep.equal(['boot', 'guest-reset', 'boot']);
-    expect(m.failureSignal.aborted).to.equal(false);
-    const meta = parseBootpathMetadata(await virsh(uri, 'metadata', m.domainName, BOOTPATH_METADATA_NS));
-    expect(meta?.boot).to.equal(2);
-    expect(await sha256(base)).to.equal(before);
-    await m.destroy();
+    await expectRebootRestartsOnSameOverlay(m, base, async () => {
+      const meta = parseBootpathMetadata(await virsh(uri, 'metadata', m.domainName, BOOTPATH_METADATA_NS));
+      expect(meta?.boot).to.equal(2);
+    });
     expect(await virsh(uri, 'list', '--all', '--name')).to.not.contain(m.domainName);
-    expect(existsSync(path.join(m.spec.runDir, 'overlay.qcow2'))).to.equal(false);
-    expect(await sha256(base)).to.equal(before);
   });
 
   it('aborts failureSignal with kind panic within 2 s of a kernel panic', async () => {
-    const m = machine('panic', 'panic');
-    let panicSeenAt = 0;
-    m.on((e) => {
-      if (e.type === 'console-problem' && e.pattern === 'kernel-panic' && !panicSeenAt) panicSeenAt = Date.now();
-    });
-    await m.start();
-    const failure = await failureOf(m.failureSignal);
-    const latency = Date.now() - panicSeenAt;
-    console.log(`      panic line read → failureSignal ${latency} ms`);
-    expect(failure).to.be.instanceOf(MachineFailure);
-    expect(failure.kind).to.equal('panic');
-    expect(failure.message).to.contain('Kernel panic - not syncing: sysrq triggered crash');
-    expect(failure.consoleExcerpt).to.contain('Kernel panic');
-    expect(latency).to.be.lessThan(2000);
-    const err = await m.waitForConsole(TINY_READY, { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    expect(err).to.equal(failure);
+    await expectPanicFailsFast(machine('panic', 'panic'));
   });
 
   it('treats a guest poweroff as powered off, not as a failure', async () => {

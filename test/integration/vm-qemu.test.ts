@@ -5,7 +5,6 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,10 +14,11 @@ import { repoRoot } from '../../core/paths.js';
 import { resolveAccel } from '../../vm/accel.js';
 import { createMachine } from '../../vm/backend.js';
 import { runChecked } from '../../vm/exec.js';
-import { MachineFailure, type MachineEvent } from '../../vm/machine.js';
+import type { MachineEvent } from '../../vm/machine.js';
 import { PortAllocator } from '../../vm/ports.js';
 import type { QemuMachine } from '../../vm/qemu/machine.js';
 import { reapOrphans } from '../../vm/reaper.js';
+import { expectPanicFailsFast, expectRebootRestartsOnSameOverlay, failureOf } from '../support/machine-contract.js';
 import { createTinyBaseDisk, ensureTinyGuest, tinyGuestSpec, TINY_READY, type TinyGuest, type TinyGuestMode } from '../support/tiny-guest.js';
 
 /** pids of processes whose command line mentions `needle` (QEMU's mentions its run dir). */
@@ -44,18 +44,6 @@ async function waitUntil(what: string, cond: () => boolean, timeoutMs: number): 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function failureOf(signal: AbortSignal): Promise<MachineFailure> {
-  return new Promise((resolve) => {
-    const done = (): void => resolve(signal.reason as MachineFailure);
-    if (signal.aborted) done();
-    else signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex');
 }
 
 describe('vm: QEMU machines with the tiny guest (TCG)', function () {
@@ -147,23 +135,7 @@ describe('vm: QEMU machines with the tiny guest (TCG)', function () {
   });
 
   it('aborts failureSignal with kind panic within 2 s of a kernel panic', async () => {
-    const m = machine('panic', 'panic');
-    let panicSeenAt = 0;
-    m.on((e) => {
-      if (e.type === 'console-problem' && e.pattern === 'kernel-panic' && !panicSeenAt) panicSeenAt = Date.now();
-    });
-    await m.start();
-    const failure = await failureOf(m.failureSignal);
-    const latency = Date.now() - panicSeenAt;
-    console.log(`      panic line read → failureSignal ${latency} ms`);
-    expect(failure).to.be.instanceOf(MachineFailure);
-    expect(failure.kind).to.equal('panic');
-    expect(failure.message).to.contain('Kernel panic - not syncing: sysrq triggered crash');
-    expect(failure.consoleExcerpt).to.contain('Kernel panic');
-    expect(latency).to.be.lessThan(2000);
-    // Waits fail fast with the failure instead of timing out.
-    const err = await m.waitForConsole(/TINYGUEST-READY/, { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    expect(err).to.equal(failure);
+    await expectPanicFailsFast(machine('panic', 'panic'));
   });
 
   it('reports QEMU dying (SIGKILL) at once as kind died with the exit status', async () => {
@@ -185,29 +157,7 @@ describe('vm: QEMU machines with the tiny guest (TCG)', function () {
 
   it('restarts QEMU transparently when the guest reboots; the base disk is never written', async () => {
     const base = await createTinyBaseDisk(path.join(root, 'base.raw'));
-    const before = await sha256(base);
-    const m = machine('reboot', 'reboot-once', { baseDisk: base });
-    const events: MachineEvent[] = [];
-    m.on((e) => events.push(e));
-    await m.start();
-    const port = m.sshEndpoint?.port;
-    await m.waitForConsole(/TINYGUEST: rebooting/, { timeoutMs: 60_000, signal: m.failureSignal });
-    const t0 = Date.now();
-    await m.waitForConsole(TINY_READY, { timeoutMs: 60_000, sinceBoot: 2, signal: m.failureSignal });
-    console.log(`      guest reboot → ready again on boot 2: ${Date.now() - t0} ms`);
-    expect(m.bootCount).to.equal(2);
-    expect(m.consoleLog).to.equal(path.join(m.spec.runDir, 'console-2.log'));
-    expect(await fs.readFile(path.join(m.spec.runDir, 'console-1.log'), 'utf8')).to.contain('TINYGUEST: rebooting');
-    expect(await fs.readFile(m.consoleLog, 'utf8')).to.contain('booted again after reboot');
-    expect(m.sshEndpoint?.port).to.equal(port);
-    expect(events.map((e) => e.type)).to.deep.equal(['boot', 'guest-reset', 'boot']);
-    expect(m.failureSignal.aborted).to.equal(false);
-    // The guest's write landed in the overlay (boot 2 read it back), never in the base.
-    expect(await sha256(base)).to.equal(before);
-    await m.destroy();
-    expect(existsSync(path.join(m.spec.runDir, 'overlay.qcow2'))).to.equal(false);
-    expect(existsSync(path.join(m.spec.runDir, 'console-2.log'))).to.equal(true);
-    expect(await sha256(base)).to.equal(before);
+    await expectRebootRestartsOnSameOverlay(machine('reboot', 'reboot-once', { baseDisk: base }), base);
   });
 
   it('handles QMP system_reset as a fresh boot and guest poweroff as powered off', async () => {

@@ -2,15 +2,14 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HostNotCapableError, InfraError, errorMessage } from '../../core/errors.js';
 import { stateDir as defaultStateDir } from '../../core/paths.js';
-import { Listeners } from '../listeners.js';
 import type { ConsoleCheck } from '../console-checks.js';
 import type { ConsoleTail } from '../console.js';
+import { MachineBase } from '../machine-base.js';
 import { MachineConsole } from '../machine-console.js';
 import { prepareMachineFiles, type MachineFiles } from '../machine-files.js';
-import type { Machine, MachineEvent, MachineSpec, SshEndpoint } from '../machine.js';
-import { hostPorts, isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
+import type { Machine, MachineSpec } from '../machine.js';
+import { isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
 import { processCmdline, processStartTime } from '../proc.js';
-import { sanitizeName } from '../qemu/command.js';
 import { registerLiveProcess } from '../reaper.js';
 import { buildDomainXml, domainName, type DomainDefinition, type DomainOwner } from './domain-xml.js';
 import { DomainEventHub, type LibvirtDomainEvent } from './events.js';
@@ -54,8 +53,6 @@ export interface LibvirtMachineOptions {
   owner?: DomainOwner;
 }
 
-type Intent = 'none' | 'power-off' | 'kill' | 'destroy';
-
 interface Boot {
   n: number;
   tail: ConsoleTail;
@@ -75,81 +72,35 @@ const DEFAULT_POLL_MS = 1000;
 /** After a domain is gone, how long to wait for its SHUTDOWN reason (the two streams are not ordered). */
 const REASON_GRACE_MS = 1500;
 
-export class LibvirtMachine implements Machine {
-  readonly spec: MachineSpec;
+export class LibvirtMachine extends MachineBase<Boot> implements Machine {
   readonly uri: string;
   readonly domainName: string;
   private readonly opts: LibvirtMachineOptions;
-  private readonly runId: string;
-  private readonly ports: PortAllocator;
   private readonly virsh: Virsh;
   private readonly owner: DomainOwner;
   private readonly stateDir: string;
-  private readonly abort = new AbortController();
-  private readonly listeners = new Listeners<MachineEvent>();
-  private readonly console: MachineConsole;
-  private current: Boot | null = null;
-  private port: number | null = null;
-  private intent: Intent = 'none';
-  private state: 'new' | 'starting' | 'running' | 'off' | 'destroyed' = 'new';
   private files: MachineFiles | null = null;
   private readonly ownedFiles: string[] = [];
   private unsubscribe: (() => void) | null = null;
   private poller: NodeJS.Timeout | null = null;
-  private destroyed: Promise<void> | null = null;
-  private restarting: Promise<void> | null = null;
 
   constructor(spec: MachineSpec, opts: LibvirtMachineOptions = {}) {
-    if (!/^[a-z0-9-]+$/.test(spec.name)) throw new Error(`machine name ${JSON.stringify(spec.name)} must match [a-z0-9-]+`);
-    if (!path.isAbsolute(spec.runDir)) throw new Error(`machine runDir must be absolute: ${spec.runDir}`);
-    this.spec = spec;
+    super(spec, opts);
     this.opts = opts;
     this.uri = libvirtUri(opts.uri);
-    this.runId = sanitizeName(opts.runId ?? path.basename(path.dirname(spec.runDir)));
     this.domainName = domainName(this.runId, spec.name);
-    this.ports = opts.ports ?? hostPorts;
     this.virsh = new Virsh(this.uri, opts.virshBinary);
     this.stateDir = opts.stateDir ?? defaultStateDir();
     this.owner = opts.owner ?? { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 };
-    const consoleOpts: ConstructorParameters<typeof MachineConsole>[0] = {
-      machineName: spec.name,
-      runDir: spec.runDir,
-      emit: (e) => this.emit(e),
-      abort: this.abort,
-      isOff: () => this.state !== 'new' && this.state !== 'starting' && !this.current && !this.restarting,
-      isRunning: () => this.current !== null,
-    };
-    if (opts.consoleChecks) consoleOpts.checks = opts.consoleChecks;
-    this.console = new MachineConsole(consoleOpts);
   }
 
-  get sshEndpoint(): SshEndpoint | null {
-    return this.port === null ? null : { host: '127.0.0.1', port: this.port };
-  }
-
-  get bootCount(): number {
-    return this.console.bootCount;
-  }
-
-  get consoleLog(): string {
-    return this.console.consoleLog;
-  }
-
-  get failureSignal(): AbortSignal {
-    return this.abort.signal;
+  protected isOff(): boolean {
+    return this.state !== 'new' && this.state !== 'starting' && !this.current && !this.restarting;
   }
 
   /** Whether a domain is currently running for this machine. */
   get running(): boolean {
     return this.current !== null;
-  }
-
-  on(listener: (event: MachineEvent) => void): () => void {
-    return this.listeners.add(listener);
-  }
-
-  private emit(event: MachineEvent): void {
-    this.listeners.emit(event);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -367,21 +318,6 @@ export class LibvirtMachine implements Machine {
   }
 
   // -------------------------------------------------------------------------------------------
-  // console
-
-  consoleTail(lines = 40): string {
-    return this.console.tail(lines);
-  }
-
-  consoleText(fromBoot = 1): string {
-    return this.console.text(fromBoot);
-  }
-
-  waitForConsole(re: RegExp, opts: { timeoutMs: number; sinceBoot?: number; signal?: AbortSignal }): Promise<RegExpMatchArray> {
-    return this.console.waitFor(re, opts);
-  }
-
-  // -------------------------------------------------------------------------------------------
   // power
 
   /** ACPI power button (`virsh shutdown --mode acpi`); `virsh destroy` after timeoutMs. */
@@ -425,16 +361,7 @@ export class LibvirtMachine implements Machine {
     await boot.stopped;
   }
 
-  private async settleRestart(): Promise<void> {
-    if (this.restarting) await this.restarting;
-  }
-
-  destroy(opts: { keepFiles?: boolean } = {}): Promise<void> {
-    this.destroyed ??= this.doDestroy(opts);
-    return this.destroyed;
-  }
-
-  private async doDestroy(opts: { keepFiles?: boolean }): Promise<void> {
+  protected async doDestroy(opts: { keepFiles?: boolean }): Promise<void> {
     this.intent = 'destroy';
     await this.settleRestart().catch(() => undefined);
     const boot = this.current;

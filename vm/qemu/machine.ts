@@ -1,20 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import { Listeners } from '../listeners.js';
 import type { Duplex } from 'node:stream';
 import { HostNotCapableError, InfraError, errorMessage } from '../../core/errors.js';
 import type { ConsoleCheck } from '../console-checks.js';
 import type { ConsoleTail } from '../console.js';
 import { whichBinary } from '../exec.js';
 import { QEMU_BINARY } from '../host-facts.js';
+import { MachineBase } from '../machine-base.js';
 import { MachineConsole } from '../machine-console.js';
 import { prepareMachineFiles } from '../machine-files.js';
-import type { Machine, MachineEvent, MachineSpec, SshEndpoint } from '../machine.js';
-import { hostPorts, isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
+import type { Machine, MachineSpec } from '../machine.js';
+import { isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
 import { QmpClient, type QmpEvent } from '../qmp.js';
 import { pidfilePath, registerLiveProcess, writePidfile } from '../reaper.js';
-import { buildQemuArgs, sanitizeName, withParentDeathSignal, type QemuLaunch } from './command.js';
+import { buildQemuArgs, withParentDeathSignal, type QemuLaunch } from './command.js';
 
 export interface QemuMachineOptions {
   /** Groups machines of one run in pidfile names and process titles. Default: the run dir's parent name. */
@@ -34,8 +34,6 @@ export interface QemuMachineOptions {
   startTimeoutMs?: number;
 }
 
-type Intent = 'none' | 'power-off' | 'kill' | 'destroy';
-
 interface Boot {
   n: number;
   tail: ConsoleTail;
@@ -49,59 +47,21 @@ interface Boot {
 /** SHUTDOWN reasons after which a -no-reboot QEMU exit means "boot again". */
 const RESET_REASONS = new Set(['guest-reset', 'host-qmp-system-reset']);
 
-export class QemuMachine implements Machine {
-  readonly spec: MachineSpec;
+export class QemuMachine extends MachineBase<Boot> implements Machine {
   private readonly opts: QemuMachineOptions;
-  private readonly runId: string;
-  private readonly ports: PortAllocator;
-  private readonly abort = new AbortController();
-  private readonly listeners = new Listeners<MachineEvent>();
-  private readonly console: MachineConsole;
-  private current: Boot | null = null;
-  private port: number | null = null;
-  private intent: Intent = 'none';
-  private state: 'new' | 'starting' | 'running' | 'off' | 'destroyed' = 'new';
   private setpriv: string | null = null;
   private launchBase: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> | null = null;
   private pidfile: string;
   private ownedFiles: string[] = [];
-  private destroyed: Promise<void> | null = null;
-  private restarting: Promise<void> | null = null;
 
   constructor(spec: MachineSpec, opts: QemuMachineOptions = {}) {
-    if (!/^[a-z0-9-]+$/.test(spec.name)) throw new Error(`machine name ${JSON.stringify(spec.name)} must match [a-z0-9-]+`);
-    if (!path.isAbsolute(spec.runDir)) throw new Error(`machine runDir must be absolute: ${spec.runDir}`);
-    this.spec = spec;
+    super(spec, opts);
     this.opts = opts;
-    this.runId = sanitizeName(opts.runId ?? path.basename(path.dirname(spec.runDir)));
-    this.ports = opts.ports ?? hostPorts;
     this.pidfile = pidfilePath(this.runId, spec.name, opts.stateDir);
-    const consoleOpts: ConstructorParameters<typeof MachineConsole>[0] = {
-      machineName: spec.name,
-      runDir: spec.runDir,
-      emit: (e) => this.emit(e),
-      abort: this.abort,
-      isOff: () => this.state === 'off' && !this.current && !this.restarting,
-      isRunning: () => this.current !== null,
-    };
-    if (opts.consoleChecks) consoleOpts.checks = opts.consoleChecks;
-    this.console = new MachineConsole(consoleOpts);
   }
 
-  get sshEndpoint(): SshEndpoint | null {
-    return this.port === null ? null : { host: '127.0.0.1', port: this.port };
-  }
-
-  get bootCount(): number {
-    return this.console.bootCount;
-  }
-
-  get consoleLog(): string {
-    return this.console.consoleLog;
-  }
-
-  get failureSignal(): AbortSignal {
-    return this.abort.signal;
+  protected isOff(): boolean {
+    return this.state === 'off' && !this.current && !this.restarting;
   }
 
   /** pid of the current QEMU process (null when not running). */
@@ -116,14 +76,6 @@ export class QemuMachine implements Machine {
 
   get pidfilePath(): string {
     return this.pidfile;
-  }
-
-  on(listener: (event: MachineEvent) => void): () => void {
-    return this.listeners.add(listener);
-  }
-
-  private emit(event: MachineEvent): void {
-    this.listeners.emit(event);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -171,7 +123,7 @@ export class QemuMachine implements Machine {
   private async launch(n: number): Promise<void> {
     const base = this.launchBase;
     if (!base) throw new Error('launch before start');
-    const consoleLog = path.join(this.spec.runDir, `console-${n}.log`);
+    const consoleLog = MachineConsole.fileFor(this.spec.runDir, n);
     const stderrLog = path.join(this.spec.runDir, `qemu-${n}.stderr.log`);
     const wantsPort = this.spec.sshGuestPort !== null;
     let lastError = '';
@@ -297,22 +249,6 @@ export class QemuMachine implements Machine {
   }
 
   // -------------------------------------------------------------------------------------------
-  // console
-
-  consoleTail(lines = 40): string {
-    return this.console.tail(lines);
-  }
-
-  /** Console text of boots `from`..current, cleaned. */
-  consoleText(fromBoot = 1): string {
-    return this.console.text(fromBoot);
-  }
-
-  waitForConsole(re: RegExp, opts: { timeoutMs: number; sinceBoot?: number; signal?: AbortSignal }): Promise<RegExpMatchArray> {
-    return this.console.waitFor(re, opts);
-  }
-
-  // -------------------------------------------------------------------------------------------
   // power
 
   /** The QMP client of the running QEMU process (for harness-level fault injection). */
@@ -355,21 +291,12 @@ export class QemuMachine implements Machine {
     await this.waitCurrentGone(boot);
   }
 
-  private async settleRestart(): Promise<void> {
-    if (this.restarting) await this.restarting;
-  }
-
   private async waitCurrentGone(boot: Boot): Promise<void> {
     // onQemuExit clears current after draining QMP and the console; wait for that.
     for (let i = 0; i < 100 && this.current === boot; i++) await new Promise((r) => setTimeout(r, 20));
   }
 
-  destroy(opts: { keepFiles?: boolean } = {}): Promise<void> {
-    this.destroyed ??= this.doDestroy(opts);
-    return this.destroyed;
-  }
-
-  private async doDestroy(opts: { keepFiles?: boolean }): Promise<void> {
+  protected async doDestroy(opts: { keepFiles?: boolean }): Promise<void> {
     this.intent = 'destroy';
     await this.settleRestart().catch(() => undefined);
     const boot = this.current;
