@@ -1,7 +1,7 @@
 /**
  * Parallel efficiency, harness overhead and harness memory, on the testbed:
  *
- *   npm run bench -- parallel [runs=4]
+ *   npm run bench -- parallel [runs=4] [settings=1,2,4]
  *
  * Runs the same small scenario (boot, state read, reboot, state read) `runs` times with
  * --parallel 1, then 2, then 4, and prints: wall time per setting and the ratio parallel-2 /
@@ -68,17 +68,21 @@ async function measure(file: string, parallel: number, results: string): Promise
   const wallMs = Date.now() - started;
   const cpuSeconds = childrenCpuSeconds() - cpuBefore;
   const summary = JSON.parse(await fs.readFile(path.join(results, 'latest', 'summary.json'), 'utf8')) as RunSummary;
-  if (code !== 0) throw new Error(`--parallel ${parallel} exited ${code}: ${summary.runs.map((r) => `${r.id} ${r.verdict} ${r.message ?? ''}`).join('; ')}`);
+  // A failed run is part of the measurement (an overloaded host is what this bench probes): report it, go on.
+  if (code !== 0) console.error(`bench: --parallel ${parallel} exited ${code}: ${summary.runs.filter((r) => r.verdict !== 'passed').map((r) => `${r.id} ${r.verdict}: ${(r.message ?? '').split('\n')[0]}`).join('; ')}`);
   return { parallel, wallMs, peakRssMiB: peak, cpuSeconds, summary };
 }
 
 export async function parallelBench(args: string[]): Promise<void> {
   const runs = Number(args[0] ?? 4);
+  // settings to measure, e.g. `parallel 4 1,2` (default 1,2,4; the ratio needs 1 and 2, the RSS line 4)
+  const settings = (args[1] ?? '1,2,4').split(',').map(Number);
+  if (settings.some((p) => !Number.isInteger(p) || p < 1)) throw new Error(`settings must be a comma-separated list of positive integers, not ${args[1]}`);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-bench-par-'));
   const file = path.join(dir, 'bench-parallel.yaml');
   await fs.writeFile(file, SCENARIO(runs));
   const results: Measured[] = [];
-  for (const p of [1, 2, 4]) {
+  for (const p of settings) {
     console.error(`bench: ${runs} runs with --parallel ${p}…`);
     results.push(await measure(file, p, path.join(dir, `results-${p}`)));
   }
@@ -87,13 +91,18 @@ export async function parallelBench(args: string[]): Promise<void> {
   for (const m of results) {
     const busy = m.summary.runs.reduce((t, r) => t + r.durationMs, 0);
     const guest = m.summary.runs.reduce((t, r) => t + r.guestTimeMs, 0);
-    console.log(`  --parallel ${m.parallel}: wall ${s(m.wallMs)}; harness overhead ${(((busy - guest) / busy) * 100).toFixed(1)} % of run time; peak harness RSS ${m.peakRssMiB.toFixed(0)} MiB; host CPU ${(m.cpuSeconds / runs).toFixed(0)} core-s per run, ${(m.cpuSeconds / (m.wallMs / 1000)).toFixed(2)} cores busy on average`);
+    const passed = m.summary.runs.filter((r) => r.verdict === 'passed').length;
+    console.log(`  --parallel ${m.parallel}: ${passed}/${m.summary.runs.length} passed; wall ${s(m.wallMs)}; harness overhead ${(((busy - guest) / busy) * 100).toFixed(1)} % of run time; peak harness RSS ${m.peakRssMiB.toFixed(0)} MiB; host CPU ${(m.cpuSeconds / runs).toFixed(0)} core-s per run, ${(m.cpuSeconds / (m.wallMs / 1000)).toFixed(2)} cores busy on average`);
   }
   // A run that keeps c cores busy on its own cannot go faster than c / host-cores of serial when
   // runs overlap: that bound, not the scheduler, is what limits the ratio on a small host.
   const serialCores = results[0]!.cpuSeconds / (results[0]!.wallMs / 1000);
-  console.log(`  best possible ratio on this host: ${Math.max(0.5, Math.min(1, serialCores / os.cpus().length)).toFixed(2)} (one run alone keeps ${serialCores.toFixed(2)} of ${os.cpus().length} cores busy)`);
-  console.log(`  ratio parallel-2 / parallel-1: ${(results[1]!.wallMs / results[0]!.wallMs).toFixed(2)} (target ≤ 0.6)`);
-  console.log(`  peak harness RSS with ${Math.min(4, runs)} machines at once: ${results[2]!.peakRssMiB.toFixed(0)} MiB (target ≤ 200 MB)`);
+  if (results[0]!.parallel === 1) console.log(`  best possible ratio on this host: ${Math.max(0.5, Math.min(1, serialCores / os.cpus().length)).toFixed(2)} (one run alone keeps ${serialCores.toFixed(2)} of ${os.cpus().length} cores busy)`);
+  const at = (p: number) => results.find((m) => m.parallel === p);
+  const one = at(1);
+  const two = at(2);
+  const four = at(4);
+  if (one && two) console.log(`  ratio parallel-2 / parallel-1: ${(two.wallMs / one.wallMs).toFixed(2)} (target ≤ 0.6)`);
+  if (four) console.log(`  peak harness RSS with ${Math.min(4, runs)} machines at once: ${four.peakRssMiB.toFixed(0)} MiB (target ≤ 200 MB)`);
   await fs.rm(dir, { recursive: true, force: true });
 }

@@ -1,7 +1,7 @@
 /**
  * Benchmarks, run on purpose (never inside `npm test`):
  *   npm run bench -- ssh-latency [reboots]
- *   npm run bench -- parallel [runs]
+ *   npm run bench -- parallel [runs] [settings]
  * Record what they print in README.md's Performance section, with the date and the machine.
  */
 import { parallelBench } from './parallel.js';

@@ -52,6 +52,21 @@ export function machineVcpus(requested: number | null, accel: Accel, parallel: n
   return Math.max(1, Math.min(DEFAULT_CPUS, Math.floor(hostCpus / Math.max(1, parallel))));
 }
 
+/**
+ * How much slower than alone each guest will run because the runs that overlap want more vCPUs than
+ * the host has cores (1 when they fit). Timeouts are stretched by it: a guest sharing a core with
+ * another one needs twice as long for everything, its sshd's banner included, and connection
+ * attempts cut short too early only load it further.
+ */
+export function oversubscription(plans: RunPlan[], accel: Accel, parallel: number, hostCpus = os.availableParallelism()): number {
+  const vcpus = plans
+    .map((p) => p.machines.reduce((sum, m) => sum + machineVcpus(m.cpus, accel, parallel, hostCpus), 0))
+    .sort((a, b) => b - a)
+    .slice(0, Math.max(1, parallel))
+    .reduce((sum, n) => sum + n, 0);
+  return Math.max(1, vcpus / Math.max(1, hostCpus));
+}
+
 /** A counting semaphore over MiB: a run starts only when its machines fit. */
 export class MemoryBudget {
   private used = 0;

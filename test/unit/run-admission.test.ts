@@ -1,11 +1,22 @@
 import { expect } from 'chai';
-import { autoParallel, machineVcpus, MemoryBudget, shardPlans } from '../../harness/run/admission.js';
+import { autoParallel, machineVcpus, MemoryBudget, oversubscription, shardPlans } from '../../harness/run/admission.js';
 import type { RunPlan } from '../../harness/scenario/plan.js';
 
 const plan = (id: string, memoryMiB = 1024): RunPlan =>
   ({ id, machines: [{ name: 'default', memoryMiB }] }) as unknown as RunPlan;
 
 describe('admission', () => {
+  it('stretches timeouts only when the overlapping runs want more vCPUs than the host has', () => {
+    const auto = (id: string) => ({ id, machines: [{ name: 'default', memoryMiB: 1024, cpus: null }] }) as unknown as RunPlan;
+    const pinned = (id: string, cpus: number) => ({ id, machines: [{ name: 'default', memoryMiB: 1024, cpus }] }) as unknown as RunPlan;
+    const four = [auto('a'), auto('b'), auto('c'), auto('d')];
+    expect(oversubscription(four, 'tcg', 1, 2)).to.equal(1); // one 2-vCPU guest on 2 cores
+    expect(oversubscription(four, 'tcg', 2, 2)).to.equal(1); // two 1-vCPU guests
+    expect(oversubscription(four, 'tcg', 4, 2)).to.equal(2); // four 1-vCPU guests on 2 cores
+    expect(oversubscription([pinned('a', 4), pinned('b', 2), pinned('c', 1)], 'kvm', 2, 4)).to.equal(1.5); // the two largest overlap
+    expect(oversubscription(four, 'kvm', 4, 16)).to.equal(1);
+  });
+
   it('sizes vCPUs of machines without an explicit cpus to the host when runs overlap under TCG', () => {
     // a run alone, or KVM: 2 vCPUs
     expect(machineVcpus(null, 'tcg', 1, 2)).to.equal(2);

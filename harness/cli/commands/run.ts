@@ -3,6 +3,7 @@
  * run the plans with the chosen reporters, keep machines if asked, and map the outcome to an exit
  * code. Ctrl-C kills every machine at once, writes the results of what finished, and exits 130.
  */
+import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode } from '../../../core/errors.js';
@@ -14,7 +15,7 @@ import { installSignalHandlers, reapOrphans } from '../../../vm/reaper.js';
 import { GithubSummaryReporter } from '../../reporters/github.js';
 import { LineReporter, TtyReporter } from '../../reporters/terminal.js';
 import { ResultsWriter } from '../../results/writer.js';
-import { autoParallel, shardPlans } from '../../run/admission.js';
+import { autoParallel, oversubscription, shardPlans } from '../../run/admission.js';
 import type { Reporter } from '../../run/events.js';
 import { hostRecord, runPlans } from '../../run/runner.js';
 import type { RunPlan } from '../../scenario/plan.js';
@@ -34,6 +35,8 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
 
   const accel = await resolveAccel(opts.accel);
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;
+  const load = oversubscription(plans, accel.accel, parallel);
+  if (load > 1) io.stderr(`note: ${parallel} runs at once want ${(load * os.availableParallelism()).toFixed(0)} vCPUs on ${os.availableParallelism()} host cores: guests will run slower, timeouts ×${load.toFixed(1)}\n`);
   const questions = await loadQuestions();
   const version = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const resultsRoot = path.resolve(opts.results ?? path.join(repoRoot, 'results'));
@@ -85,7 +88,7 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
         keep: opts.keep,
         accel: accel.accel,
         accelReason: accel.reason,
-        timeoutScale: accel.timeoutScale,
+        timeoutScale: accel.timeoutScale * load,
         backend: opts.backend,
         shard: opts.shard ? `${opts.shard.index}/${opts.shard.total}` : null,
         resolveImage: resolveFor,
