@@ -129,6 +129,10 @@ export class GuestMachine {
       // that a fully booted guest never answered; half is what the CI scenario set ran green with.
       bannerTimeoutMs: this.timeouts.sshBannerMs,
       minSilentAgeMs: this.timeouts.sshBannerMs / 2,
+      // ssh2's readyTimeout runs from the TCP connect through key exchange and auth, so it must
+      // outlast the banner wait with room for the handshake: a fixed 10 s cut off an overloaded
+      // guest (4 runs on 2 cores) that had already sent its banner.
+      handshakeTimeoutMs: Math.max(10_000, this.timeouts.sshBannerMs * 3),
     });
   }
 
