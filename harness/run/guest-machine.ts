@@ -129,10 +129,11 @@ export class GuestMachine {
       // that a fully booted guest never answered; half is what the CI scenario set ran green with.
       bannerTimeoutMs: this.timeouts.sshBannerMs,
       minSilentAgeMs: this.timeouts.sshBannerMs / 2,
-      // ssh2's readyTimeout runs from the TCP connect through key exchange and auth, so it must
-      // outlast the banner wait with room for the handshake: a fixed 10 s cut off an overloaded
-      // guest (4 runs on 2 cores) that had already sent its banner.
-      handshakeTimeoutMs: Math.max(10_000, this.timeouts.sshBannerMs * 3),
+      // ssh2's readyTimeout runs from the TCP connect through key exchange and auth. It grows with
+      // the banner wait (oversubscribed hosts: a fixed 10 s cut off guests that had already sent
+      // their banner) but no further: at three times the banner wait, reboots took twice as long,
+      // because an attempt that hears a banner and then stalls blocks new attempts until it ends.
+      handshakeTimeoutMs: Math.max(10_000, this.timeouts.sshBannerMs),
     });
   }
 
