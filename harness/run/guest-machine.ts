@@ -131,8 +131,9 @@ export class GuestMachine {
       minSilentAgeMs: this.timeouts.sshBannerMs / 2,
       // ssh2's readyTimeout runs from the TCP connect through key exchange and auth. It grows with
       // the banner wait (oversubscribed hosts: a fixed 10 s cut off guests that had already sent
-      // their banner) but no further: at three times the banner wait, reboots took twice as long,
-      // because an attempt that hears a banner and then stalls blocks new attempts until it ends.
+      // their banner) but no further: at three times the banner wait, reboots took 137–201 s to
+      // SSH instead of 83–90 s (README "Performance"), because an attempt that hears a banner and
+      // then stalls blocks new attempts until it ends.
       handshakeTimeoutMs: Math.max(10_000, this.timeouts.sshBannerMs),
     });
   }

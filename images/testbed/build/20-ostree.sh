@@ -32,8 +32,8 @@ python3 "$(dirname "$0")/pyc-for-ostree.py" "$R" /usr/lib/bootpath-testbed
 # Every unit costs seconds when emulated, and a testbed guest lives for one scenario: mask what it
 # never needs (periodic maintenance, binfmt, an unused VGA getty, debug filesystems) and skip fsck of
 # freshly built filesystems. Nothing here touches what bootpath observes (ostree, sshd, networking).
-# (Masking more — module loaders, static nodes, utmp, pstore, random seed, sysusers — was tried: boot
-# to SSH got ~15 s slower under TCG, so it was left as it is.)
+# (Masking more — module loaders, static nodes, utmp, pstore, random seed, sysusers — was tried and
+# gave no gain that stood out from run-to-run variation on a shared TCG host, so it was not kept.)
 for unit in e2scrub_reap.service e2scrub_all.timer fstrim.timer apt-daily.timer apt-daily-upgrade.timer \
             dpkg-db-backup.timer man-db.timer systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
             getty@tty1.service dev-hugepages.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
