@@ -94,14 +94,17 @@ export async function parallelBench(args: string[]): Promise<void> {
     const passed = m.summary.runs.filter((r) => r.verdict === 'passed').length;
     console.log(`  --parallel ${m.parallel}: ${passed}/${m.summary.runs.length} passed; wall ${s(m.wallMs)}; harness overhead ${(((busy - guest) / busy) * 100).toFixed(1)} % of run time; peak harness RSS ${m.peakRssMiB.toFixed(0)} MiB; host CPU ${(m.cpuSeconds / runs).toFixed(0)} core-s per run, ${(m.cpuSeconds / (m.wallMs / 1000)).toFixed(2)} cores busy on average`);
   }
-  // A run that keeps c cores busy on its own cannot go faster than c / host-cores of serial when
-  // runs overlap: that bound, not the scheduler, is what limits the ratio on a small host.
-  const serialCores = results[0]!.cpuSeconds / (results[0]!.wallMs / 1000);
-  if (results[0]!.parallel === 1) console.log(`  best possible ratio on this host: ${Math.max(0.5, Math.min(1, serialCores / os.cpus().length)).toFixed(2)} (one run alone keeps ${serialCores.toFixed(2)} of ${os.cpus().length} cores busy)`);
   const at = (p: number) => results.find((m) => m.parallel === p);
   const one = at(1);
   const two = at(2);
   const four = at(4);
+  if (one) {
+    // A run that keeps c cores busy on its own cannot go faster than c / host-cores of serial when
+    // runs overlap: that bound, not the scheduler, is what limits the ratio on a small host.
+    const cores = os.cpus().length;
+    const serialCores = one.cpuSeconds / (one.wallMs / 1000);
+    console.log(`  best possible ratio on this host: ${Math.max(0.5, Math.min(1, serialCores / cores)).toFixed(2)} (one run alone keeps ${serialCores.toFixed(2)} of ${cores} cores busy)`);
+  }
   if (one && two) console.log(`  ratio parallel-2 / parallel-1: ${(two.wallMs / one.wallMs).toFixed(2)} (target ≤ 0.6)`);
   if (four) console.log(`  peak harness RSS with ${Math.min(4, runs)} machines at once: ${four.peakRssMiB.toFixed(0)} MiB (target ≤ 200 MB)`);
   await fs.rm(dir, { recursive: true, force: true });
