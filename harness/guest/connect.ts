@@ -36,6 +36,18 @@ export interface ConnectOptions {
   /** Keepalive: a guest that stops answering for interval × countMax is declared gone (default 2 s × 3). */
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
+  /**
+   * Settles once the guest has said that its sshd listens (the image's console line). Until then
+   * attempts are sparse: one at a time, a new one at most every unreadyIntervalMs. Every connection
+   * that reaches an emulated guest's sshd costs it a fork and a re-exec at the busiest moment of its
+   * boot, and overlapping attempts made while the guest is still unreachable all arrive together
+   * once it is (measured under TCG: about 40 connections in the 8 s after sshd started, three of
+   * them completing authentication; the winning handshake took 4–7 s). Once it settles, attempts
+   * made before are dropped and one fresh attempt at a time follows. Without it: overlapping attempts.
+   */
+  readyHint?: Promise<unknown>;
+  /** Before readyHint settles, start an attempt at most this often (default 5000 ms). */
+  unreadyIntervalMs?: number;
   /** Guest shell for commands (default `sh`). */
   shell?: string;
   /** One line per connection and per command; never key material. */
@@ -90,6 +102,7 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
   const maxSilent = opts.maxSilentAttempts ?? 8;
   const bannerTimeout = opts.bannerTimeoutMs ?? 2500;
   const minSilentAge = Math.min(bannerTimeout, opts.minSilentAgeMs ?? 1000);
+  const unreadyInterval = Math.max(interval, opts.unreadyIntervalMs ?? 5000);
   const started = performance.now();
 
   return new Promise<GuestSession>((resolve, reject) => {
@@ -100,6 +113,10 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
     let lastEndpoint: SshEndpoint | null = null;
     let lastStartAt = -Infinity;
     let lastRefusedAt = -Infinity;
+    // With a ready hint: sparse attempts until it settles, then one at a time (see readyHint).
+    const hinted = opts.readyHint !== undefined;
+    let ready = !hinted;
+    let readyAt = -Infinity;
 
     const abandon = (a: Attempt): void => {
       if (a.finished) return;
@@ -143,9 +160,10 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
       // TCG a freshly started guest sshd can take a second or more to send its banner, and cutting
       // it short then means never connecting (and loading the guest with abandoned sshd children).
       const silent = [...attempts].filter((a) => !a.talking);
-      if (silent.length >= maxSilent) {
+      if (silent.length >= (hinted ? 1 : maxSilent)) {
         const oldest = silent[0]!;
-        if (performance.now() - oldest.startedAt < minSilentAge) return;
+        // (an attempt from before the guest said it was ready is likely parked in slirp: replace it now)
+        if (oldest.startedAt >= readyAt && performance.now() - oldest.startedAt < minSilentAge) return;
         attemptFailed(oldest, new Error(`no SSH banner after ${Math.round(performance.now() - oldest.startedAt)} ms; superseded by a newer attempt`));
       }
       lastStartAt = performance.now();
@@ -220,8 +238,19 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
     const ticker = setInterval(() => {
       const now = performance.now();
       const refusedSinceLastStart = lastRefusedAt >= lastStartAt;
-      if (now - lastStartAt >= interval || (refusedSinceLastStart && now - lastStartAt >= refusedRetry)) startAttempt();
+      const every = ready ? interval : unreadyInterval;
+      if (now - lastStartAt >= every || (refusedSinceLastStart && now - lastStartAt >= refusedRetry)) startAttempt();
     }, refusedRetry);
+    opts.readyHint?.then(
+      () => {
+        if (settled || ready) return;
+        ready = true;
+        readyAt = performance.now();
+        opts.log?.(`ssh: the guest says sshd is up after ${Math.round(readyAt - started)} ms; connecting`);
+        startAttempt();
+      },
+      () => undefined, // no hint after all: the sparse attempts carry on until the deadline
+    );
     startAttempt();
   });
 }

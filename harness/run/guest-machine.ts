@@ -18,6 +18,7 @@ import { readHostState } from '../state/read.js';
 import type { HostState } from '../state/types.js';
 import type { SizedMachinePlan } from '../scenario/plan.js';
 import type { Timeouts } from './timeouts.js';
+import { escapeRegExp } from '../../core/regexp.js';
 
 export interface GuestMachineOptions {
   plan: SizedMachinePlan;
@@ -114,8 +115,37 @@ export class GuestMachine {
     return this.current;
   }
 
-  private openSession(deadlineMs: number, signal: AbortSignal): Promise<GuestSession> {
+  /**
+   * Connect, retrying until the deadline. `sinceBoot`: the boot whose console may carry the image's
+   * "sshd is up" line (default the current one; after a reboot trigger, the next one — the old
+   * boot's console already has it).
+   */
+  private async openSession(deadlineMs: number, signal: AbortSignal, sinceBoot?: number): Promise<GuestSession> {
+    const readyLine = this.plan.image.entry['ssh-ready-console'];
+    const stopWaiting = new AbortController();
+    // Never rejects: a line that does not come just leaves connectGuest on its sparse attempts.
+    const readyHint = readyLine
+      ? this.machine
+          .waitForConsole(new RegExp(escapeRegExp(readyLine), 'u'), {
+            timeoutMs: Math.max(0, deadlineMs - Date.now()),
+            sinceBoot,
+            signal: AbortSignal.any([stopWaiting.signal, this.combined(signal)]),
+          })
+          .then(
+            () => true,
+            () => false,
+          )
+      : undefined;
+    try {
+      return await this.connectWith(deadlineMs, signal, readyHint);
+    } finally {
+      stopWaiting.abort();
+    }
+  }
+
+  private connectWith(deadlineMs: number, signal: AbortSignal, readyHint: Promise<boolean> | undefined): Promise<GuestSession> {
     return connectGuest({
+      readyHint,
       endpoint: () => this.machine.sshEndpoint,
       user: this.user,
       privateKeyPath: this.clientKey.privateKeyPath,
@@ -157,9 +187,11 @@ export class GuestMachine {
   /** Reboot (by `systemctl reboot`, or by the given command that reboots the guest itself). */
   async reboot(signal: AbortSignal, trigger?: (s: GuestSession) => Promise<unknown>): Promise<RebootResult> {
     const session = await this.session(signal);
+    // Every boot is a new QEMU process (or libvirt domain) with its own console: the next one's.
+    const nextBoot = this.machine.bootCount + 1;
     const result = await rebootGuest({
       session,
-      reconnect: (deadlineMs) => this.openSession(deadlineMs, signal),
+      reconnect: (deadlineMs) => this.openSession(deadlineMs, signal, nextBoot),
       trigger,
       timeouts: { goDownMs: this.timeouts.goDownMs, comeBackMs: this.timeouts.bootMs, settleMs: this.timeouts.settleMs },
       signal: this.combined(signal),

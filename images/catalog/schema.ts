@@ -77,6 +77,13 @@ export const CatalogEntrySchema = Type.Object(
     manages: Type.Array(Type.Union([Type.Literal('rpm-ostree'), Type.Literal('bootc')]), { minItems: 1, description: 'What manages the OS.' }),
     credentials: Type.Optional(Credentials),
     memory: Type.Optional(Type.String({ pattern: '^\\d+(MiB|GiB)$', description: 'Default guest memory.' })),
+    'ssh-ready-console': Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Text the image prints on its serial console once sshd listens (matched literally). The harness then connects at once, and until then tries SSH only every few seconds: polling an emulated guest from power-on floods its sshd. Leave it out when the image prints no such line.',
+      }),
+    ),
     notes: Type.Optional(Type.String()),
   },
   { additionalProperties: false, title: 'bootpath image catalog entry' },

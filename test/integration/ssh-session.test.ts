@@ -251,6 +251,39 @@ describe('connectGuest retries and host key pinning', function () {
     expect(latency).to.be.lessThan(300);
   });
 
+  it('with a ready hint: one sparse attempt at a time until the guest says sshd is up, then connects at once', async () => {
+    const sshd = await SshdFixture.create();
+    cleanups.push(() => sshd.destroy());
+    const silent = await SilentListener.listen(sshd.port);
+    cleanups.push(() => silent.close());
+    let sayReady!: () => void;
+    const readyHint = new Promise<void>((resolve) => (sayReady = resolve));
+    const lines: string[] = [];
+    const connecting = connectGuest(connectOpts(sshd, { readyHint, unreadyIntervalMs: 1000, minSilentAgeMs: 1000, log: (l) => lines.push(l) }));
+    await sleep(2500);
+    // Without the hint this would be a dozen hung attempts (every 150 ms, up to 8 at once).
+    expect(silent.totalAccepted, 'attempts before the hint').to.be.within(1, 3);
+    expect(silent.acceptedCount, 'attempts open at once').to.be.at.most(1);
+    await silent.stopListening();
+    await sshd.start();
+    const hintAt = Date.now();
+    sayReady();
+    const s = await connecting;
+    const latency = Date.now() - hintAt;
+    await s.close();
+    console.log(`      connect latency after the ready hint: ${latency} ms (${lines.join('; ')})`);
+    expect(latency).to.be.lessThan(300);
+    expect(lines.join('\n')).to.match(/the guest says sshd is up after \d+ ms/);
+  });
+
+  it('with a ready hint that never comes: keeps trying sparsely and still connects', async () => {
+    const sshd = await SshdFixture.create();
+    cleanups.push(() => sshd.destroy());
+    await sshd.start();
+    const s = await connectGuest(connectOpts(sshd, { readyHint: new Promise(() => {}), unreadyIntervalMs: 1000 }));
+    await s.close();
+  });
+
   it('gives up at the deadline with what it waited for and the last error', async () => {
     const port = await freePort();
     const keyDir = await SshdFixture.create();

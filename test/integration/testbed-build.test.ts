@@ -75,7 +75,7 @@ describe('testbed image build', function () {
   });
 
   it('boots the default ostree deployment through GRUB -> syslinux.cfg with the testbed cmdline', function () {
-    expect(debugfs(bootFs, 'cat /grub/grub.cfg')).to.contain('syslinux_configfile /syslinux/syslinux.cfg');
+    expect(debugfs(bootFs, 'cat /grub/grub.cfg')).to.contain('syslinux_source /syslinux/syslinux.cfg');
     const cfg = debugfs(bootFs, 'cat /loader/syslinux.cfg');
     expect(cfg).to.match(/APPEND .*root=LABEL=root rw console=ttyS0,115200/);
     expect(cfg).to.match(/ostree=\/ostree\/boot\.\d\/default\//);
@@ -115,6 +115,15 @@ describe('testbed image build', function () {
     const images = JSON.parse(debugfs(rootFs, `cat ${deployDir}/usr/share/bootpath-testbed/images.json`)) as { images: Array<{ ref: string; digest: string }> };
     expect(images.images.map((i) => i.ref)).to.deep.equal(artifact.manifest.images.map((i) => i.ref));
     expect(images.images.map((i) => i.digest)).to.deep.equal(artifact.manifest.images.map((i) => i.digest));
+  });
+
+  it('keeps boot-time work a TCG guest never needs out: unused module autoloads, generators', function () {
+    const modprobe = debugfs(rootFs, `cat ${deployDir}/usr/etc/modprobe.d/bootpath-testbed.conf`);
+    for (const mod of ['kvm_amd', 'kvm_intel', 'aesni_intel']) expect(modprobe).to.match(new RegExp(`^blacklist ${mod}$`, 'm'));
+    const generators = ls(rootFs, `${deployDir}/usr/etc/systemd/system-generators`).map((e) => e.name);
+    expect(generators).to.include.members(['systemd-sysv-generator', 'systemd-gpt-auto-generator', 'systemd-cryptsetup-generator']);
+    expect(generators).not.to.include('ostree-system-generator');
+    expect(debugfs(rootFs, `stat ${deployDir}/usr/etc/systemd/system-generators/systemd-sysv-generator`)).to.contain('Fast link dest: "/dev/null"');
   });
 
   it('ships Python bytecode that an OSTree checkout (mtime 0) still finds valid', function () {

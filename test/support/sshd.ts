@@ -235,13 +235,18 @@ export class SshdFixture {
  */
 export class SilentListener {
   private readonly sockets = new Set<net.Socket>();
+  private accepted = 0;
   private constructor(private readonly server: net.Server) {}
 
   static async listen(port: number): Promise<SilentListener> {
     const server = net.createServer();
     const l = new SilentListener(server);
     server.on('connection', (s) => {
+      l.accepted++;
       l.sockets.add(s);
+      // Read (and drop) what the client sends: a paused socket would never see the client's FIN,
+      // and acceptedCount would keep counting attempts the client has long abandoned.
+      s.resume();
       s.on('error', () => {});
       s.on('close', () => l.sockets.delete(s));
     });
@@ -252,8 +257,14 @@ export class SilentListener {
     return l;
   }
 
+  /** Connections held open right now. */
   get acceptedCount(): number {
     return this.sockets.size;
+  }
+
+  /** Connections accepted since listen(), closed ones included. */
+  get totalAccepted(): number {
+    return this.accepted;
   }
 
   /**

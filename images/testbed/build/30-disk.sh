@@ -3,7 +3,7 @@
 #   in:  WORK (with sysroot/ from stage 20), BOOT_MB, ROOT_MB
 #   out: DISK_QCOW2 (compressed qcow2; MBR: p1 /boot ext4 "boot", p2 physical root ext4 "root")
 # Boot chain: BIOS -> GRUB i386-pc (boot.img in the MBR + core.img in the post-MBR gap) -> grub.cfg
-# -> `syslinux_configfile /syslinux/syslinux.cfg`, the file ostree's syslinux backend keeps current
+# -> `syslinux_source /syslinux/syslinux.cfg`, the file ostree's syslinux backend keeps current
 # (its first LABEL is always the default deployment). No grub-install, no loop device.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,8 +24,11 @@ terminal_output serial console
 set timeout=0
 set default=0
 # ostree (sysroot.bootloader=syslinux) keeps /syslinux/syslinux.cfg -> ../loader/syslinux.cfg current;
-# its first LABEL is the default deployment.
-syslinux_configfile /syslinux/syslinux.cfg
+# its first LABEL is the default deployment. `syslinux_source` adds its entries to this menu, so the
+# timeout below wins over the one GRUB derives from the file's TIMEOUT (syslinux_configfile would
+# open a new menu that draws itself over the serial line and counts down a second on every boot).
+syslinux_source /syslinux/syslinux.cfg
+set timeout=0
 EOT
 mkfs.ext4 -q -F -L boot -d "$BOOTDIR" "$WORK/boot.img" "${BOOT_MB}M"
 # mkfs -d keeps the hardlinks between repo objects and the deployment checkout
