@@ -1,6 +1,6 @@
 /**
  * Benchmarks, run on purpose (never inside `npm test`):
- *   npm run bench -- ssh-latency [reboots]
+ *   npm run bench -- ssh-latency [reboots] [hint|poll]
  *   npm run bench -- parallel [runs] [settings]
  * Record what they print in README.md's Performance section, with the date and the machine.
  */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HostNotCapableError } from '../core/errors.js';
 import type { Accel } from './machine.js';
+import { registerLiveProcess } from './reaper.js';
 
 /**
  * Decide between KVM and TCG by proof, not by the presence of /dev/kvm.
@@ -101,6 +102,9 @@ export async function probeKvm(opts: ResolveAccelOptions = {}): Promise<KvmProbe
         '-serial', 'stdio', '-drive', `if=ide,format=raw,file=${image},snapshot=on`,
       ];
       const child = spawn(opts.qemuBinary ?? 'qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Like every machine's QEMU: an interrupt (Ctrl-C, SIGTERM) during the probe must not leave it
+      // behind — under broken nested KVM it would sit in the kernel until killed.
+      const untrack = child.pid !== undefined ? registerLiveProcess({ pid: child.pid, pidfile: null, label: 'KVM probe' }) : () => {};
       let out = '';
       let err = '';
       let settled = false;
@@ -113,6 +117,7 @@ export async function probeKvm(opts: ResolveAccelOptions = {}): Promise<KvmProbe
         settled = true;
         clearTimeout(timer);
         child.kill('SIGKILL');
+        untrack();
         resolve({ ok, durationMs: Date.now() - started, stageReached: ok ? KVM_PROBE_OK_MARKER : lastStage(), detail });
       };
       const timer = setTimeout(() => {

@@ -229,6 +229,39 @@ describe('vm: QEMU machines with the tiny guest (TCG)', function () {
     expect(Date.now() - t1).to.be.lessThan(50);
   });
 
+  it('an interrupt during the KVM probe leaves no probe QEMU behind', async function () {
+    // A harness-like child: signal handlers, then the probe; SIGINT it while the probe's QEMU runs.
+    const script = `import { installSignalHandlers } from './vm/reaper.ts';
+import { probeKvm } from './vm/accel.ts';
+installSignalHandlers();
+await probeKvm({ probeTimeoutMs: 20000 });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, stdio: 'ignore' });
+    let probe: number | undefined;
+    try {
+      for (let i = 0; i < 100 && probe === undefined && child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        probe = processesMentioning('bootpath-kvm-probe-').find((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[3] === String(child.pid));
+      }
+      // Healthy KVM finishes the probe in milliseconds; no /dev/kvm means no probe QEMU at all.
+      if (probe === undefined) this.skip();
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code).to.equal(130);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(existsSync(`/proc/${probe}`) && !/^\S+ \S+ Z/.test(readFileSync(`/proc/${probe}/stat`, 'utf8').replace(/\(.*\)/, 'x')), `probe QEMU ${probe} still running`).to.equal(false);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      // (a failing run must not leave the very orphan it found)
+      if (probe !== undefined) {
+        try {
+          process.kill(probe, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
+  });
+
   describe('teardown of a harness process', () => {
     /** Start the child harness; resolves with what it printed once its machine runs. */
     async function startChild(env: Record<string, string>): Promise<{ child: ChildProcess; pid: number; runDir: string; pidfile: string }> {
