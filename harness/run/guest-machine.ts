@@ -123,7 +123,9 @@ export class GuestMachine {
   private async openSession(deadlineMs: number, signal: AbortSignal, sinceBoot?: number): Promise<GuestSession> {
     const readyLine = this.plan.image.entry['ssh-ready-console'];
     const stopWaiting = new AbortController();
-    // Never rejects: a line that does not come just leaves connectGuest on its sparse attempts.
+    // Settles only when the line is there. A wait that ends otherwise (deadline, machine gone, the
+    // connection won first) never settles — and never rejects unhandled: connectGuest just stays
+    // on its sparse attempts until its own deadline or signal ends it.
     const readyHint = readyLine
       ? this.machine
           .waitForConsole(new RegExp(escapeRegExp(readyLine), 'u'), {
@@ -131,10 +133,7 @@ export class GuestMachine {
             sinceBoot,
             signal: AbortSignal.any([stopWaiting.signal, this.combined(signal)]),
           })
-          .then(
-            () => true,
-            () => false,
-          )
+          .catch(() => new Promise<never>(() => {}))
       : undefined;
     try {
       return await this.connectWith(deadlineMs, signal, readyHint);
@@ -143,7 +142,7 @@ export class GuestMachine {
     }
   }
 
-  private connectWith(deadlineMs: number, signal: AbortSignal, readyHint: Promise<boolean> | undefined): Promise<GuestSession> {
+  private connectWith(deadlineMs: number, signal: AbortSignal, readyHint: Promise<unknown> | undefined): Promise<GuestSession> {
     return connectGuest({
       readyHint,
       endpoint: () => this.machine.sshEndpoint,
