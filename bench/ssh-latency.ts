@@ -32,7 +32,11 @@ const SSHD_STARTED = /bootpath-testbed: sshd started/;
 export async function sshLatencyBench(args: string[]): Promise<void> {
   const reboots = Number(args[0] ?? 3);
   const mode = args[1] ?? 'hint';
-  if (mode !== 'hint' && mode !== 'poll') throw new Error(`ssh-latency: the second argument is hint or poll, not ${mode}`);
+  if (mode !== 'hint' && mode !== 'poll') {
+    console.error(`ssh-latency: the second argument is hint or poll, not ${mode}`);
+    process.exitCode = 2;
+    return;
+  }
   installSignalHandlers();
   const accel = await resolveAccel('auto');
   const t = scaledTimeouts(accel.timeoutScale);

@@ -37,16 +37,17 @@ export interface ConnectOptions {
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
   /**
-   * Settles once the guest has said that its sshd listens (the image's console line). Until then
+   * Resolves once the guest has said that its sshd listens (the image's console line); a rejection
+   * means no hint (the sparse attempts go on until the deadline). Until it resolves
    * attempts are sparse: one at a time, a new one at most every unreadyIntervalMs. Every connection
    * that reaches an emulated guest's sshd costs it a fork and a re-exec at the busiest moment of its
    * boot, and overlapping attempts made while the guest is still unreachable all arrive together
    * once it is (measured under TCG: about 40 connections in the 8 s after sshd started, three of
-   * them completing authentication; the winning handshake took 4–7 s). Once it settles, attempts
+   * them completing authentication; the winning handshake took 4–7 s). Once it resolves, attempts
    * made before are dropped and one fresh attempt at a time follows. Without it: overlapping attempts.
    */
   readyHint?: Promise<unknown>;
-  /** Before readyHint settles, start an attempt at most this often (default 5000 ms). */
+  /** Before readyHint resolves, start an attempt at most this often (default 5000 ms). */
   unreadyIntervalMs?: number;
   /** Guest shell for commands (default `sh`). */
   shell?: string;
@@ -89,6 +90,12 @@ function describe(ep: SshEndpoint | null): string {
  */
 export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> {
   assertAbsoluteDeadline(opts.deadlineMs);
+  // Taken over before the first await: a hint that rejects (a console wait that timed out, a machine
+  // that died) only means "no hint", never an unhandled rejection.
+  const sshdUp = opts.readyHint?.then(
+    () => true,
+    () => false,
+  );
   if (opts.signal?.aborted) throw opts.signal.reason;
   const pinned = parsePublicKeyLine(opts.hostPublicKey);
   let privateKey: Buffer;
@@ -114,7 +121,7 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
     let lastStartAt = -Infinity;
     let lastRefusedAt = -Infinity;
     // With a ready hint: sparse attempts until it settles, then one at a time (see readyHint).
-    const hinted = opts.readyHint !== undefined;
+    const hinted = sshdUp !== undefined;
     let ready = !hinted;
     let readyAt = -Infinity;
 
@@ -241,16 +248,14 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
       const every = ready ? interval : unreadyInterval;
       if (now - lastStartAt >= every || (refusedSinceLastStart && now - lastStartAt >= refusedRetry)) startAttempt();
     }, refusedRetry);
-    opts.readyHint?.then(
-      () => {
-        if (settled || ready) return;
-        ready = true;
-        readyAt = performance.now();
-        opts.log?.(`ssh: the guest says sshd is up after ${Math.round(readyAt - started)} ms; connecting`);
-        startAttempt();
-      },
-      () => undefined, // no hint after all: the sparse attempts carry on until the deadline
-    );
+    void sshdUp?.then((up) => {
+      // (not up: no hint after all — the sparse attempts carry on until the deadline)
+      if (!up || settled || ready) return;
+      ready = true;
+      readyAt = performance.now();
+      opts.log?.(`ssh: the guest says sshd is up after ${Math.round(readyAt - started)} ms; connecting`);
+      startAttempt();
+    });
     startAttempt();
   });
 }

@@ -123,9 +123,8 @@ export class GuestMachine {
   private async openSession(deadlineMs: number, signal: AbortSignal, sinceBoot?: number): Promise<GuestSession> {
     const readyLine = this.plan.image.entry['ssh-ready-console'];
     const stopWaiting = new AbortController();
-    // Settles only when the line is there. A wait that ends otherwise (deadline, machine gone, the
-    // connection won first) never settles — and never rejects unhandled: connectGuest just stays
-    // on its sparse attempts until its own deadline or signal ends it.
+    // Resolves when the line is there; a wait that ends otherwise (deadline, machine gone, the
+    // connection won first) rejects, which connectGuest reads as "no hint": sparse attempts go on.
     const readyHint = readyLine
       ? this.machine
           .waitForConsole(new RegExp(escapeRegExp(readyLine), 'u'), {
@@ -133,7 +132,6 @@ export class GuestMachine {
             sinceBoot,
             signal: AbortSignal.any([stopWaiting.signal, this.combined(signal)]),
           })
-          .catch(() => new Promise<never>(() => {}))
       : undefined;
     try {
       return await this.connectWith(deadlineMs, signal, readyHint);

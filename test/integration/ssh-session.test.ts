@@ -276,13 +276,18 @@ describe('connectGuest retries and host key pinning', function () {
     expect(lines.join('\n')).to.match(/the guest says sshd is up after \d+ ms/);
   });
 
-  it('with a ready hint that never comes: keeps trying sparsely and still connects', async () => {
-    const sshd = await SshdFixture.create();
-    cleanups.push(() => sshd.destroy());
-    await sshd.start();
-    const s = await connectGuest(connectOpts(sshd, { readyHint: new Promise(() => {}), unreadyIntervalMs: 1000 }));
-    await s.close();
-  });
+  for (const [what, hint] of [
+    ['never comes', () => new Promise<void>(() => {})],
+    ['fails at once (a console wait that timed out)', () => Promise.reject(new Error('no console line'))],
+  ] as const) {
+    it(`with a ready hint that ${what}: keeps trying sparsely and still connects`, async () => {
+      const sshd = await SshdFixture.create();
+      cleanups.push(() => sshd.destroy());
+      await sshd.start();
+      const s = await connectGuest(connectOpts(sshd, { readyHint: hint(), unreadyIntervalMs: 1000 }));
+      await s.close();
+    });
+  }
 
   it('gives up at the deadline with what it waited for and the last error', async () => {
     const port = await freePort();
