@@ -12,17 +12,21 @@ export interface ShardSpec {
   total: number;
 }
 
-/** Every shard's runs (index 0 is shard 1), each list in run-id order. */
-export function partitionPlans(plans: RunPlan[], total: number, cost: (plan: RunPlan) => number = estimatedCost): RunPlan[][] {
-  const bins = Array.from({ length: Math.max(1, total) }, () => ({ load: 0, plans: [] as RunPlan[] }));
-  const dealt = plans.map((plan) => ({ plan, cost: cost(plan) })).sort((a, b) => b.cost - a.cost || a.plan.id.localeCompare(b.plan.id));
-  for (const { plan, cost: c } of dealt) {
+/** Every shard's items (index 0 is shard 1), each list in id order. */
+export function partition<T extends { id: string }>(items: T[], total: number, cost: (item: T) => number): T[][] {
+  const bins = Array.from({ length: Math.max(1, total) }, () => ({ load: 0, items: [] as T[] }));
+  const dealt = items.map((item) => ({ item, cost: cost(item) })).sort((a, b) => b.cost - a.cost || a.item.id.localeCompare(b.item.id));
+  for (const { item, cost: c } of dealt) {
     let target = bins[0]!;
     for (const bin of bins) if (bin.load < target.load) target = bin;
     target.load += c;
-    target.plans.push(plan);
+    target.items.push(item);
   }
-  return bins.map((b) => b.plans.sort((x, y) => x.id.localeCompare(y.id)));
+  return bins.map((b) => b.items.sort((x, y) => x.id.localeCompare(y.id)));
+}
+
+export function partitionPlans(plans: RunPlan[], total: number, cost: (plan: RunPlan) => number = estimatedCost): RunPlan[][] {
+  return partition(plans, total, cost);
 }
 
 export function shardPlans(plans: RunPlan[], shard: ShardSpec | null): RunPlan[] {
