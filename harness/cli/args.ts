@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { didYouMean } from '../../core/did-you-mean.js';
 
-export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'help' | 'version';
-const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'help', 'version', 'run'];
+export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'merge' | 'help' | 'version';
+const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'help', 'version', 'run'];
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
@@ -37,6 +37,7 @@ export interface CliOptions {
   write: boolean;
   check: boolean;
   force: boolean;
+  allowMixed: boolean;
 }
 
 const OPTIONS = {
@@ -60,6 +61,7 @@ const OPTIONS = {
   write: { type: 'boolean' },
   check: { type: 'boolean' },
   force: { type: 'boolean' },
+  'allow-mixed': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -140,6 +142,7 @@ export function parseCli(argv: string[]): CliOptions {
     write: v.write ?? false,
     check: v.check ?? false,
     force: v.force ?? false,
+    allowMixed: v['allow-mixed'] ?? false,
   };
 }
 
@@ -155,6 +158,7 @@ Usage (through npm, put options after --):
   npm run scenario -- images list|pull NAME|build NAME|prune
   npm run scenario -- gc                     reap machines left behind by a crashed run
   npm run scenario -- schema [--write|--check]  print, write or check scenarios/schema.json
+  npm run scenario -- merge DIR… [--results DIR] [--allow-mixed]  combine results directories (CI shards) into one
 
 Options:
   --parallel N|auto     scenarios at once (default 1; auto sizes to host memory/CPUs)
