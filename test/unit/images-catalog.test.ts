@@ -111,4 +111,18 @@ describe('image catalog layers', () => {
     expect(r.stdout).to.contain(`sha256 ${SHA}`);
     expect(r.stdout).to.not.contain('duplicate image name');
   });
+
+  it('the shipped RHCOS entry is pinned by the installer branch\'s stream metadata, never the mirror\'s replaced-in-place latest/ file', async () => {
+    const { catalog } = await readCatalog([shippedDir]);
+    const source = catalog.get('rhcos-4.x')!.entry.source;
+    expect(source).to.deep.equal({
+      kind: 'coreos-stream',
+      stream: 'rhcos-4.18',
+      'metadata-url': 'https://raw.githubusercontent.com/openshift/installer/release-4.18/data/data/coreos/rhcos.json',
+      format: 'qcow2.gz',
+    });
+    for (const { entry } of catalog.values()) {
+      if (entry.source.kind === 'url') expect(entry.source.url, entry.name).to.not.match(/\/latest\//);
+    }
+  });
 });
