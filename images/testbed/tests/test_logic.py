@@ -341,6 +341,80 @@ class BootcStatusTest(unittest.TestCase):
         self.assertIsNone(logic.cached_update_status(REF, {"other": "x"}))
 
 
+def entry(image, digest, version=None, timestamp=None, pinned=False, cached=None, arch="arm64"):
+    ref = {"image": image, "transport": "registry"}
+    return {"image": {"image": ref, "version": version, "timestamp": timestamp, "imageDigest": digest, "architecture": arch},
+            "cachedUpdate": cached, "incompatible": False, "pinned": pinned, "softRebootCapable": False,
+            "downloadOnly": False, "ostree": {"stateroot": "default", "checksum": "c" * 64, "deploySerial": 0}}
+
+
+def host_doc(staged=None, booted=None, rollback=None, other=()):
+    st = {"staged": staged, "booted": booted, "rollback": rollback}
+    if other:
+        st["otherDeployments"] = list(other)
+    return {"status": st}
+
+
+C9 = "quay.io/centos-bootc/centos-bootc:stream9"
+D47 = "sha256:47e5ed613a970b6574bfa954ab25bb6e85656552899aa518b5961d9645102b38"
+
+
+class BootcHumanTest(unittest.TestCase):
+    """from: bootc v1.16.9 crates/lib/src/status.rs tests (fixtures restated as documents)."""
+
+    def test_human_readable_booted_with_cached_update(self):
+        cached = {"image": None, "version": "stream9.20240901.0", "timestamp": "2024-09-01T12:00:00Z",
+                  "imageDigest": "sha256:" + "a0" * 32, "architecture": "arm64"}
+        doc = host_doc(booted=entry(C9, D47, "stream9.20240807.0", "2024-08-07T12:00:00Z", cached=cached))
+        self.assertEqual(logic.bootc_human(doc) + "\n",
+                         "\u25cf Booted image: quay.io/centos-bootc/centos-bootc:stream9\n"
+                         "        Digest: " + D47 + " (arm64)\n"
+                         "       Version: stream9.20240807.0 (2024-08-07T12:00:00Z)\n"
+                         " UpdateVersion: stream9.20240901.0 (2024-09-01T12:00:00Z)\n"
+                         "  UpdateDigest: sha256:" + "a0" * 32 + "\n")
+
+    def test_human_readable_cached_update_same_digest_hidden(self):
+        cached = {"image": None, "version": "x", "timestamp": None, "imageDigest": D47, "architecture": "arm64"}
+        w = logic.bootc_human(host_doc(booted=entry(C9, D47, "stream9.20240807.0", cached=cached)))
+        self.assertNotIn("UpdateVersion:", w)
+        self.assertNotIn("UpdateDigest:", w)
+
+    def test_human_readable_cached_update_no_version(self):
+        cached = {"image": None, "version": None, "timestamp": None, "imageDigest": "sha256:" + "b1" * 32, "architecture": "arm64"}
+        w = logic.bootc_human(host_doc(booted=entry(C9, D47, "stream9.20240807.0", cached=cached)))
+        self.assertEqual(w.split("\n")[3:], ["        Update: Available", "  UpdateDigest: sha256:" + "b1" * 32])
+
+    def test_human_readable_booted_pinned_spec(self):
+        d37 = D47[:-2] + "37"
+        doc = host_doc(booted=entry(C9, D47, "stream9.20240807.0", pinned=True),
+                       other=[entry(C9, d37, "stream9.20240807.0", pinned=True)])
+        self.assertEqual(logic.bootc_human(doc) + "\n",
+                         "\u25cf Booted image: " + C9 + "\n"
+                         "        Digest: " + D47 + " (arm64)\n"
+                         "       Version: stream9.20240807.0\n"
+                         "        Pinned: yes\n"
+                         "\n"
+                         "   Other image: " + C9 + "\n"
+                         "        Digest: " + d37 + " (arm64)\n"
+                         "       Version: stream9.20240807.0\n"
+                         "        Pinned: yes\n")
+
+    def test_human_readable_staged_rollback_spec(self):
+        self.assertEqual(logic.bootc_human(host_doc(staged=entry(C9, D47))), "System is not deployed via bootc.")
+
+    def test_human_readable_verbose_spec(self):
+        w = logic.bootc_human(host_doc(staged=entry(C9, D47), booted=entry(C9, D47)), verbose=True)
+        for field in ("StateRoot:", "Deploy serial:", "Staged:", "Commit:", "Soft-reboot:", "Download-only: no"):
+            self.assertIn(field, w)
+
+    def test_ostree_entry_uses_byte_length(self):
+        e = entry(C9, D47)
+        e["image"] = None
+        w = logic.bootc_human(host_doc(booted=e))
+        # "\u25cf Booted ostree" is 17 bytes (the glyph is 3): the row names are right-aligned to 17
+        self.assertEqual(w.split("\n"), ["\u25cf Booted ostree", " " * 11 + "Commit: " + "c" * 64])
+
+
 class OriginTest(unittest.TestCase):
 
     def test_rpmostree_origin(self):

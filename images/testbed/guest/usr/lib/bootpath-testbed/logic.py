@@ -438,6 +438,74 @@ def cached_update_status(image_ref, meta):
             "imageDigest": meta[CACHED_KEY_MANIFEST_DIGEST], "architecture": config.get("architecture")}
 
 
+# --- bootc human status (bootc v1.16.9 crates/lib/src/status.rs human_readable_output) --------------
+
+def _row(name, prefix_len, value):
+    """write_row_name(): right-aligned to the prefix's length in chars."""
+    return " " * max(0, prefix_len - len(name)) + f"{name}: {value}"
+
+
+_TITLES = {"staged": "  Staged", "booted": "\u25cf Booted", "rollback": "  Rollback"}
+
+
+def _human_slot(out, slot, e, verbose):
+    if e["image"] is not None:
+        img = e["image"]
+        prefix = f"{_TITLES[slot]} image" if slot else "   Other image"
+        plen = len(prefix)  # human_render_slot: prefix.chars().count()
+        ref = img["image"]
+        shown = ref["image"] if ref["transport"] == "registry" else f"{ref['transport']}:{ref['image']}"
+        out.append(f"{prefix}: {shown}")
+        out.append(_row("Digest", plen, f"{img['imageDigest']} ({img['architecture']})"))
+        if img["version"]:
+            out.append(_row("Version", plen, f"{img['version']} ({img['timestamp']})" if img["timestamp"] else img["version"]))
+        elif img["timestamp"]:
+            out.append(_row("Timestamp", plen, img["timestamp"]))
+    else:
+        prefix = f"{_TITLES[slot]} ostree" if slot else " Other ostree"
+        plen = len(prefix.encode())  # human_render_slot_ostree: prefix.len(), bytes (the glyph is 3)
+        out.append(prefix)
+        out.append(_row("Commit", plen, e["ostree"]["checksum"]))
+    if e["pinned"]:
+        out.append(_row("Pinned", plen, "yes"))
+    cached = e["cachedUpdate"]
+    if e["image"] is not None and cached is not None and cached["imageDigest"] != e["image"]["imageDigest"]:
+        # render_cached_update()
+        if cached["version"]:
+            ts = f" ({cached['timestamp']})" if cached["timestamp"] else ""
+            out.append(_row("UpdateVersion", plen, f"{cached['version']}{ts}"))
+        else:
+            out.append(_row("Update", plen, "Available"))
+        out.append(_row("UpdateDigest", plen, cached["imageDigest"]))
+    if verbose:
+        # render_verbose_ostree_info, Commit (images only), write_soft_reboot, write_download_only
+        out.append(_row("StateRoot", plen, e["ostree"]["stateroot"]))
+        out.append(_row("Deploy serial", plen, e["ostree"]["deploySerial"]))
+        out.append(_row("Staged", plen, "yes" if slot == "staged" else "no"))
+        if e["image"] is not None:
+            out.append(_row("Commit", plen, e["ostree"]["checksum"]))
+        out.append(_row("Soft-reboot", plen, "yes" if e["softRebootCapable"] else "no"))
+        if slot == "staged":
+            out.append(_row("Download-only", plen, "yes" if e["downloadOnly"] else "no"))
+
+
+def bootc_human(doc, verbose=False):
+    st = doc["status"]
+    if st["booted"] is None:
+        return "System is not deployed via bootc."
+    out = []
+    for slot in ("staged", "booted", "rollback"):
+        if st[slot] is None:
+            continue
+        if out:
+            out.append("")
+        _human_slot(out, slot, st[slot], verbose)
+    for e in st.get("otherDeployments", []):
+        out.append("")
+        _human_slot(out, None, e, verbose)
+    return "\n".join(out)
+
+
 # --- output formats ----------------------------------------------------------------------------------
 
 def glib_json(value, indent=0):
