@@ -8,6 +8,8 @@ import sys
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# No __pycache__ under guest/: the testbed image's inputs key hashes every file there.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, "..", "guest", "usr", "lib", "bootpath-testbed"))
 
 import logic  # noqa: E402
