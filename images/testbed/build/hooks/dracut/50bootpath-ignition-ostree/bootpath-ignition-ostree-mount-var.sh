@@ -28,7 +28,7 @@ do_mount() {
     else
         echo "Mounting $var"
         mount --bind "$var" /sysroot/var
-        touch "$MARK"
+        : > "$MARK"
     fi
 }
 

@@ -18,7 +18,7 @@ depends() {
 
 install() {
     inst_script "$moddir/bootpath-ignition-ostree-mount-var.sh" /usr/sbin/bootpath-ignition-ostree-mount-var
-    inst_multiple findmnt realpath mount umount
+    inst_multiple cat rm findmnt realpath mount umount
     inst_simple "$moddir/bootpath-ignition-ostree-mount-var.service" \
         "$systemdsystemunitdir/bootpath-ignition-ostree-mount-var.service"
     mkdir -p "$initdir/$systemdsystemunitdir/ignition-complete.target.requires"
