@@ -9,7 +9,7 @@ import path from 'node:path';
 import { InputError, type LocatedProblem } from '../core/errors.js';
 import { loadChecked, sortProblems } from '../core/load-checked.js';
 import { repoRoot } from '../core/paths.js';
-import { CatalogEntrySchema, type CatalogEntry } from './catalog/schema.js';
+import { CatalogEntrySchema, provisioningProblem, type CatalogEntry } from './catalog/schema.js';
 
 export interface CatalogImage {
   entry: CatalogEntry;
@@ -54,6 +54,11 @@ export async function loadCatalog(dirs: string[] = catalogDirs()): Promise<Catal
         const base = path.basename(file).replace(/\.ya?ml$/, '');
         if (value.name !== base) {
           problems.push({ ...source.locate(['name']), message: `name '${value.name}' must equal the file's base name '${base}'` });
+          continue;
+        }
+        const badProvisioning = provisioningProblem(value);
+        if (badProvisioning) {
+          problems.push({ ...source.locate(['provisioning']), message: badProvisioning });
           continue;
         }
         const previous = catalog.get(value.name);
