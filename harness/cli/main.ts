@@ -11,6 +11,7 @@ import { loadContext } from '../scenario/questions.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import { processIo, type CliIo } from './io.js';
 import { printPlan } from './commands/dry-run.js';
+import { printPlanWithProvisioning } from './commands/show-provisioning.js';
 import { listScenarios } from './commands/list.js';
 import { schemaCommand } from './commands/schema.js';
 import { selectScenarios } from './commands/select.js';
@@ -57,6 +58,7 @@ async function runOrPlan(opts: CliOptions, io: CliIo): Promise<number> {
   }
   const scenarios = await selectScenarios(opts, ctx);
   const plans = scenarios.flatMap((s) => s.plans);
+  if (opts.dryRun && opts.showProvisioning) return printPlanWithProvisioning(plans, io, opts.json);
   if (opts.dryRun) return printPlan(plans, io, opts.json);
   const run = commandHandlers.run;
   if (!run) throw new InputError('running scenarios is not available in this build; use --dry-run');
