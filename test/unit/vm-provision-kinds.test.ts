@@ -80,6 +80,9 @@ describe('vm/provision per image kind', () => {
     const zincati = '/etc/zincati/config.d/90-disable-auto-updates.toml';
     expect(decode(files('fcos-stable').get(zincati)!.contents.source)).to.equal('[updates]\nenabled = false\n');
     expect(files('rhcos-4.x').has(zincati)).to.equal(false);
+    const off = provisioningFor(catalog.get('testbed')!.entry, login, { transitionSafeLogin: false });
+    if (off.kind !== 'ignition') throw new Error('testbed is an Ignition image');
+    expect(((off.config as IgnitionConfig).storage?.files ?? []).map((f) => f.path)).to.deep.equal(['/etc/ssh/ssh_host_ed25519_key', '/etc/ssh/ssh_host_ed25519_key.pub']);
     expect(files('testbed').has(zincati)).to.equal(false);
     expect(runsZincati({ ...catalog.get('fcos-stable')!.entry, source: { kind: 'coreos-stream', stream: 'x', 'metadata-url': 'https://example.invalid/s.json' } })).to.equal(false);
   });

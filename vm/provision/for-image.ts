@@ -25,11 +25,15 @@ export function runsZincati(entry: ImageTraits): boolean {
   return entry.source.kind === 'coreos-stream' && entry.source['metadata-url'] === undefined;
 }
 
-export function provisioningFor(entry: ImageTraits, login: LoginMaterial): Provisioning {
+/**
+ * `transitionSafeLogin: false` leaves out the login files that survive the /etc merge (Ignition
+ * only): what reproduces the lost login after a move to a bootc image. Scenario runs keep it on.
+ */
+export function provisioningFor(entry: ImageTraits, login: LoginMaterial, opts: { transitionSafeLogin?: boolean } = {}): Provisioning {
   const base = { user: entry.user, authorizedKey: login.authorizedKey, hostKey: login.hostKey };
   switch (entry.provisioning) {
     case 'ignition':
-      return sshProvisioning({ ...base, transitionSafeLogin: true, zincati: runsZincati(entry) });
+      return sshProvisioning({ ...base, transitionSafeLogin: opts.transitionSafeLogin ?? true, zincati: runsZincati(entry) });
     case 'credentials':
       return credentialsProvisioning(base);
     case 'cloud-init':
