@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { expect } from 'chai';
 import { parseCli } from '../../harness/cli/args.js';
 import { previewProvisioning, printPlanWithProvisioning } from '../../harness/cli/commands/show-provisioning.js';
@@ -31,7 +32,7 @@ describe('--dry-run --show-provisioning', () => {
       ['default', 'centos-bootc-stream9', 'credentials', 'not-applicable'],
     ]);
     let text = '';
-    const code = await printPlanWithProvisioning(plans, { stdout: (s: string) => (text += s), stderr: () => undefined, isTTY: false }, false);
+    const code = await printPlanWithProvisioning(plans, { stdout: (s: string) => (text += s), stderr: () => undefined, isTTY: false }, false, { insecureNoChecksum: false, offline: false, cacheDir: os.tmpdir() });
     expect(code).to.equal(0);
     expect(text).not.to.match(/PRIVATE KEY|LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZ/);
     expect(text).to.contain('"version": "3.3.0"');
@@ -42,7 +43,7 @@ describe('--dry-run --show-provisioning', () => {
     expect(text).to.match(/f\+~ \/etc\/ssh\/ssh_host_ed25519_key 0600 root root - <redacted/);
     expect(text).to.match(/# core ALL=\(ALL\) NOPASSWD: ALL/);
     let json = '';
-    await printPlanWithProvisioning(plans, { stdout: (s: string) => (json += s), stderr: () => undefined, isTTY: false }, true);
+    await printPlanWithProvisioning(plans, { stdout: (s: string) => (json += s), stderr: () => undefined, isTTY: false }, true, { insecureNoChecksum: false, offline: false, cacheDir: os.tmpdir() });
     expect(JSON.parse(json)).to.have.length(2);
     expect(json).not.to.match(/PRIVATE KEY|LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZ/);
   });
