@@ -6,7 +6,8 @@
 # - /sysroot/var is the stateroot's /var (ignition-ostree-mount-var.{service,sh}), so users' homes
 #   and files under /var land where every deployment sees them;
 # - a base config in /usr/lib/ignition/base.d declaring the image's `core` user, the way FCOS's image
-#   defines `core` (there in /usr/lib/passwd; Debian has no nss-altfiles, so Ignition creates it).
+#   defines `core` (there in /usr/lib/passwd; Debian has no nss-altfiles, so Ignition creates it);
+# - a setfiles for Ignition's SELinux relabelling step, which has nothing to label here.
 
 check() {
     return 255
@@ -25,4 +26,6 @@ install() {
     ln_r "../bootpath-ignition-ostree-mount-var.service" \
         "$systemdsystemunitdir/ignition-complete.target.requires/bootpath-ignition-ostree-mount-var.service"
     inst_simple "$moddir/10-core-user.ign" /usr/lib/ignition/base.d/10-core-user.ign
+    # Ignition's files stage always relabels (Debian's build); see the stand-in's header
+    inst_script "$moddir/setfiles" /usr/sbin/setfiles
 }
