@@ -25,7 +25,9 @@ const WithCommand = (kind: 'command' | 'partial') =>
   Type.Object(
     {
       equivalent: Type.Literal(kind),
-      command: Type.Array(Text, { minItems: 1 }),
+      command: Type.Array(ShapeToken, { minItems: 1 }),
+      /** The form MCO's pkg/daemon/bootc.go runs, where it differs from the recommended one. */
+      'daemon-command': Type.Optional(Type.Array(ShapeToken, { minItems: 1 })),
       instead: Type.Optional(Text),
       sources: Type.Array(Source, { minItems: 1 }),
     },
