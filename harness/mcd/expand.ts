@@ -68,8 +68,12 @@ export interface HostFacts {
   podmanStore: { graphDriverName: string; graphRoot: string } | null;
   /** /etc/containers/policy.json, or null when absent. */
   policyJson: string | null;
-  /** isSecureBootEnabled (bootupd.go), from the SecureBoot EFI variable. */
+  /** isSecureBootEnabled (bootupd.go): `mokutil --sb-state` says "SecureBoot enabled", or mokutil failed (fail open). */
   secureBoot: boolean;
+  /** BaseVersionMajor/Minor from /etc/os-release (RHEL 9.6+ tries bootloader-update.service first); null when unknown. */
+  elVersion: { major: number; minor: number } | null;
+  /** /etc/mco/internal-registry-pull-secret.json exists. */
+  internalRegistryAuthFile: boolean;
   /** /var/lib/kubelet/config.json exists. */
   kubeletAuthFile: boolean;
   /** `podman images … reference=<extensions image>` found it (no pull needed). */
@@ -82,6 +86,16 @@ export interface HostFacts {
   runningKargs: string;
   /** skopeoVersionSupportsMultiArchSigstore: `skopeo --version` >= 1.22.2. */
   skopeoNewEnough: boolean;
+}
+
+/**
+ * Names the daemon makes up per run: a UUID (uuid.NewUUID: the extensions container's name and
+ * bootupctl's INVOCATION_ID) and the os.MkdirTemp suffix of the extensions content directory. The
+ * step passes fresh ones; tests pass fixed ones.
+ */
+export interface RunNames {
+  uuid: string;
+  tempSuffix: string;
 }
 
 /** Where the extensions repo comes from: the MachineConfig's extensions container, or a directory already holding its content. */
@@ -126,7 +140,10 @@ class Builder {
   readonly items: PlanItem[] = [];
   private readonly used = new Map<string, number>();
 
-  constructor(readonly driver: Driver) {}
+  constructor(
+    readonly driver: Driver,
+    readonly names: RunNames,
+  ) {}
 
   id(base: string): string {
     const n = (this.used.get(base) ?? 0) + 1;
@@ -162,27 +179,27 @@ export function osDiff(oldC: MachineConfigOs, newC: MachineConfigOs): { osUpdate
   };
 }
 
-export function expand(op: McdOperation, facts: HostFacts, data: McoData): Plan {
+export function expand(op: McdOperation, facts: HostFacts, data: McoData, names: RunNames): Plan {
   switch (op.operation) {
     case 'apply-os-changes':
-      return applyOsChanges(op.driver, op.old, op.new, op.extensionsSource, op.imageSource, facts, data);
+      return applyOsChanges(op.driver, op.old, op.new, op.extensionsSource, op.imageSource, facts, data, names);
     case 'firstboot':
-      return firstboot(op, facts, data);
+      return firstboot(op, facts, data, names);
     case 'validate':
-      return validate(op.driver, op.config, facts, data);
+      return validate(op.driver, op.config, facts, data, names);
     case 'remove-rollback':
-      return single(op.driver, 'remove-rollback', (b) => removeRollback(b));
+      return single(op.driver, names, 'remove-rollback', (b) => removeRollback(b));
     case 'status':
-      return single(op.driver, 'status', (b) => status(b));
+      return single(op.driver, names, 'status', (b) => status(b));
     case 'persist-nic-names':
-      return single(op.driver, 'persist-nic-names', (b) => persistNicNames(b, op.os, op.root));
+      return single(op.driver, names, 'persist-nic-names', (b) => persistNicNames(b, op.os, op.root));
     case 'update-via-container':
-      return single(op.driver, 'update-via-container', (b) => inplaceUpdateViaNewContainer(b, op.image, facts));
+      return single(op.driver, names, 'update-via-container', (b) => inplaceUpdateViaNewContainer(b, op.image, facts));
   }
 }
 
-function single(driver: Driver, operation: string, fill: (b: Builder) => void): Plan {
-  const b = new Builder(driver);
+function single(driver: Driver, names: RunNames, operation: string, fill: (b: Builder) => void): Plan {
+  const b = new Builder(driver, names);
   fill(b);
   return { operation, driver, items: b.items, onError: null, finally: [] };
 }
@@ -284,14 +301,15 @@ function applyOsChanges(
   imageSource: ImageSource,
   facts: HostFacts,
   data: McoData,
+  names: RunNames,
 ): Plan {
-  const b = new Builder(driver);
+  const b = new Builder(driver, names);
   const { onErrorFrom, finally: fin } = layeredOsChanges(b, oldC, newC, extensionsSource, imageSource, facts, data);
   return {
     operation: 'apply-os-changes',
     driver,
     items: b.items,
-    onError: onErrorFrom === null ? null : { from: onErrorFrom, items: [cleanupPending(new Builder(driver), 'cleanup-pending-rollback', 'Rolling back applied changes to OS due to error')] },
+    onError: onErrorFrom === null ? null : { from: onErrorFrom, items: [cleanupPending(new Builder(driver, names), 'cleanup-pending-rollback', 'Rolling back applied changes to OS due to error')] },
     finally: fin,
   };
 }
@@ -328,7 +346,7 @@ function layeredOsChanges(
   const haveExtensions = oldC.extensions.length > 0 || newC.extensions.length > 0;
   const haveKernelType = oldKt !== 'default' || newKt !== 'default';
   if (extensionsSource && (haveExtensions || haveKernelType)) {
-    const dir = 'dir' in extensionsSource ? extensionsSource.dir : `${extensionsContentBase}os-extensions-content-bootpath`;
+    const dir = 'dir' in extensionsSource ? extensionsSource.dir : `${extensionsContentBase}os-extensions-content-${b.names.tempSuffix}`;
     if ('image' in extensionsSource) {
       extractExtensionsImage(b, extensionsSource.image, dir, facts);
       fin.unshift({ kind: 'remove-file', id: b.id('remove-extensions-content'), path: dir, recursive: true, follows });
@@ -371,7 +389,7 @@ function extractExtensionsImage(b: Builder, image: string, dir: string, facts: H
     b.command('podman-pull-extensions', ['podman', 'pull', '-q', ...(facts.kubeletAuthFile ? ['--authfile', kubeletAuthFile] : []), image], null, at(F.update, 'pullExtensionsImage'), { kind: 'succeeds' }, 'pull the extensions image (retried by RunExtBackground)');
   }
   // The daemon passes the id `podman create` prints to `podman cp`; the name given with --name names the same container.
-  const name = 'mcd-extensions-bootpath';
+  const name = `ostree-container-pivot-${b.names.uuid}`;
   b.command('podman-create-extensions', ['podman', 'create', '--net=none', '--annotation=org.openshift.machineconfigoperator.pivot=true', '--name', name, image], null, at(F.podman, 'CreatePodmanContainer'), { kind: 'succeeds' }, 'podmanCopy: a container to copy the extensions content out of');
   b.command('podman-cp-extensions', ['podman', 'cp', `${name}:/`, dir], null, at(F.update, 'podmanCopy'), { kind: 'succeeds' }, 'copy the extensions image content under /run/mco-extensions');
   b.command('chcon-extensions', ['chcon', '-R', '-t', 'var_run_t', dir], null, at(F.update, 'podmanCopy'), { kind: 'succeeds' }, 'set the SELinux context to var_run_t to avoid a denial');
@@ -394,7 +412,7 @@ function queueRevertKernelSwap(b: Builder, facts: HostFacts): void {
 
 function updateLayeredOs(b: Builder, image: string, imageSource: ImageSource, facts: HostFacts): void {
   const follows = at(F.update, 'updateLayeredOS');
-  runBootloaderUpdate(b, facts);
+  runBootloaderUpdate(b, image, facts);
   if (b.driver === 'rpm-ostree') {
     b.command('version', ['rpm-ostree', '--version'], 'version', at(F.rpmOstree, 'IsNewEnoughForLayering'), { kind: 'features-include', feature: 'container' }, 'IsNewEnoughForLayering: Features must contain container');
     if (!facts.rpmOstreeContainerFeature) {
@@ -420,16 +438,52 @@ function updateLayeredOs(b: Builder, image: string, imageSource: ImageSource, fa
   }
 }
 
-function runBootloaderUpdate(b: Builder, facts: HostFacts): void {
+/**
+ * runBootloaderUpdate (bootupd.go) before every OS update: its error is only a warning, so the whole
+ * sequence is one group. Secure Boot is read with mokutil, which fails open: no mokutil means the
+ * daemon assumes Secure Boot and tries the update.
+ */
+function runBootloaderUpdate(b: Builder, image: string, facts: HostFacts): void {
   const follows = at(F.bootupd, 'runBootloaderUpdate');
   if (facts.arch !== 'amd64' && facts.arch !== 'arm64') {
     b.note('bootloader-update-arch', `runBootloaderUpdate: not attempted on ${facts.arch}`, follows);
-  } else if (!facts.secureBoot) {
-    b.note('bootloader-update-skipped', 'runBootloaderUpdate: Secure Boot not enabled, bootloader update not required', follows);
-  } else {
-    // Its failure falls back to a bootupctl run in the new image's container; any error is only a warning.
-    b.command('bootloader-update', ['systemctl', 'start', 'bootloader-update.service'], null, follows, { kind: 'failure-ignored' }, 'RHEL 9.6+: node-level bootloader update (failure falls back to runBootupdViaContainer, then is only logged)');
+    return;
   }
+  const g = new Builder(b.driver, b.names);
+  g.command('mokutil', ['mokutil', '--sb-state'], null, at(F.bootupd, 'isSecureBootEnabled'), { kind: 'failure-ignored' }, 'Secure Boot state; if mokutil fails the daemon assumes Secure Boot may be enabled');
+  if (!facts.secureBoot) {
+    g.note('bootloader-update-skipped', 'runBootloaderUpdate: Secure Boot not enabled, bootloader update not required', follows);
+  } else {
+    const container = new Builder(b.driver, b.names);
+    bootupdViaContainer(container, image, facts);
+    const v = facts.elVersion;
+    if (v && (v.major > 9 || (v.major === 9 && v.minor >= 6))) {
+      const service = g.command('bootloader-update', ['systemctl', 'start', 'bootloader-update.service'], null, follows, { kind: 'succeeds' }, 'RHEL 9.6+: node-level bootloader update via bootloader-update.service');
+      service.otherwise = container.items;
+    } else {
+      g.items.push(...container.items);
+    }
+  }
+  b.items.push({ kind: 'group', id: b.id('bootloader-update'), label: 'bootloader update (errors are only logged: "bootloader update failed")', items: g.items, failure: 'warn', follows: at(F.update, 'updateLayeredOS') });
+}
+
+function bootupdViaContainer(b: Builder, image: string, facts: HostFacts): void {
+  const follows = at(F.bootupd, 'runBootupdViaContainer');
+  // A failed storage check is non-fatal: the pull attempt surfaces any real error.
+  b.command('podman-images-bootupd', ['podman', 'images', '--format=json', '--filter', `reference=${image}`], null, at(F.podman, 'GetPodmanImageInfoByReference'), { kind: 'failure-ignored' }, 'only pull if the image is not already in local podman storage');
+  if (!facts.localImage) {
+    const auth = facts.internalRegistryAuthFile ? ['--authfile', '/etc/mco/internal-registry-pull-secret.json'] : facts.kubeletAuthFile ? ['--authfile', kubeletAuthFile] : [];
+    b.command('podman-pull-bootupd', ['systemd-run', '--unit', 'machine-config-daemon-bootupd', '-p', 'EnvironmentFile=-/etc/mco/proxy.env', '--collect', '--wait', '--', 'podman', 'pull', ...auth, image], null, follows, { kind: 'succeeds' }, 'pulling image for bootupctl (this pull is what later makes the OS update take the containers-storage path)');
+  }
+  const update = b.command(
+    'bootupctl-update',
+    ['systemd-run', '--unit', 'machine-config-daemon-bootupd-update', '-p', 'EnvironmentFile=-/etc/mco/proxy.env', '--collect', '--wait', '--', 'podman', 'run', '--env', `INVOCATION_ID=${b.names.uuid}`, '--privileged', '--pid=host', '--net=host', '--rm', '-v', '/boot:/boot:rslave', '-v', '/dev:/dev', image, 'bootupctl', 'update'],
+    null,
+    follows,
+    { kind: 'succeeds' },
+    'bootupctl: running update from container image',
+  );
+  update.otherwise = [{ kind: 'note', id: 'bootupd-fallback', text: 'bootupctl update failed; the daemon falls back to a manual EFI copy onto every ESP (runBootupdFallback), which bootpath does not replay', follows: at(F.bootupd, 'runBootupdFallback') }];
 }
 
 function rebaseFromContainerStorage(b: Builder, image: string, local: { id: string; repoDigest: string }, facts: HostFacts): void {
@@ -515,8 +569,8 @@ function applyExtensions(b: Builder, oldC: MachineConfigOs, newC: MachineConfigO
 
 // ---- RunFirstbootCompleteMachineconfig ---------------------------------------------------------
 
-function firstboot(op: Extract<McdOperation, { operation: 'firstboot' }>, facts: HostFacts, data: McoData): Plan {
-  const b = new Builder(op.driver);
+function firstboot(op: Extract<McdOperation, { operation: 'firstboot' }>, facts: HostFacts, data: McoData, names: RunNames): Plan {
+  const b = new Builder(op.driver, names);
   const follows = at(F.daemon, 'RunFirstbootCompleteMachineconfig');
   // The firstboot path asks rpm-ostree under both drivers: it decides whether the host's own tools can deploy the image.
   b.command('version', ['rpm-ostree', '--version'], 'version', at(F.rpmOstree, 'IsNewEnoughForLayering'), { kind: 'features-include', feature: 'container' }, 'IsNewEnoughForLayering at firstboot');
@@ -548,15 +602,15 @@ function firstboot(op: Extract<McdOperation, { operation: 'firstboot' }>, facts:
     operation: 'firstboot',
     driver: op.driver,
     items: b.items,
-    onError: onErrorFrom === null ? null : { from: onErrorFrom, items: [cleanupPending(new Builder(op.driver), 'cleanup-pending-rollback', 'Rolling back applied changes to OS due to error')] },
+    onError: onErrorFrom === null ? null : { from: onErrorFrom, items: [cleanupPending(new Builder(op.driver, names), 'cleanup-pending-rollback', 'Rolling back applied changes to OS due to error')] },
     finally: fin,
   };
 }
 
 // ---- validateOnDiskState + verifyExtensionPackages ---------------------------------------------
 
-function validate(driver: Driver, config: MachineConfigOs, facts: HostFacts, data: McoData): Plan {
-  const b = new Builder(driver);
+function validate(driver: Driver, config: MachineConfigOs, facts: HostFacts, data: McoData, names: RunNames): Plan {
+  const b = new Builder(driver, names);
   // dn.bootedOSImageURL is read when the daemon starts after the reboot; checkOS compares it.
   bootedImageRead(b, { kind: 'booted-image', image: config.image, from: driver === 'bootc' ? 'bootc-status' : 'rpm-ostree-status' }, 'checkOS: booted into the expected osImageURL');
   b.command('kargs-read', ['rpm-ostree', 'kargs'], 'kargs-read', at(F.daemon, 'validateKernelArguments'), { kind: 'kargs-include', kargs: parseKernelArguments(config.kargs) }, 'validateKernelArguments: the current boot has every MachineConfig karg; no bootc read, so both drivers');

@@ -52,6 +52,24 @@ export interface CommandItem {
   retry?: Retry;
   /** Why this command runs here, in the daemon's words where it has them. */
   purpose: string;
+  /**
+   * When this command fails, these items run instead and the failure is not the daemon's error
+   * (bootloader-update.service failing falls back to bootupctl in a container).
+   */
+  otherwise?: PlanItem[];
+}
+
+/**
+ * Items the daemon runs as one unit whose error it only logs: the first failing item ends the
+ * group with a warning and the plan carries on after it (runBootloaderUpdate).
+ */
+export interface GroupItem {
+  kind: 'group';
+  id: string;
+  label: string;
+  items: PlanItem[];
+  failure: 'warn';
+  follows: Follows;
 }
 
 export interface WriteFileItem {
@@ -125,7 +143,7 @@ export interface RebootItem {
   follows: Follows;
 }
 
-export type PlanItem = CommandItem | WriteFileItem | RemoveFileItem | NoteItem | DaemonErrorItem | NicKargsItem | PackageSetsItem | RebootItem;
+export type PlanItem = CommandItem | GroupItem | WriteFileItem | RemoveFileItem | NoteItem | DaemonErrorItem | NicKargsItem | PackageSetsItem | RebootItem;
 
 export interface Plan {
   operation: string;

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { loadCalls, matchesShape, type CallsFile } from '../../harness/mcd/calls.js';
-import { expand, mcoDataFrom, nicKargsCommand, type HostFacts, type MachineConfigOs, type McdOperation, type McoData } from '../../harness/mcd/expand.js';
+import { expand as expandWith, mcoDataFrom, nicKargsCommand, type HostFacts, type MachineConfigOs, type McdOperation, type McoData } from '../../harness/mcd/expand.js';
 import type { CommandItem, Plan, PlanItem } from '../../harness/mcd/plan.js';
 
 const V1 = 'quay.io/openshift/os@sha256:1111111111111111111111111111111111111111111111111111111111111111';
@@ -20,6 +20,8 @@ const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   podmanStore: null,
   policyJson: null,
   secureBoot: false,
+  elVersion: { major: 9, minor: 6 },
+  internalRegistryAuthFile: false,
   kubeletAuthFile: true,
   extensionsImagePresent: true,
   selinuxEnforcing: false,
@@ -29,11 +31,20 @@ const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   ...over,
 });
 
+const names = { uuid: '0b8e2c1e-0000-4000-8000-000000000001', tempSuffix: '123456' };
+const expand = (op: McdOperation, f: HostFacts, d: McoData): Plan => expandWith(op, f, d, names);
+
 const mc = (over: Partial<MachineConfigOs> = {}): MachineConfigOs => ({ image: V1, kargs: [], extensions: [], kernelType: 'default', ...over });
 
 const commands = (plan: Plan): CommandItem[] =>
-  [...plan.items, ...(plan.onError?.items ?? []), ...plan.finally].flatMap((i: PlanItem) => (i.kind === 'command' ? [i] : i.kind === 'package-sets' ? i.sets.flat() : []));
-const lines = (plan: Plan): string[] => plan.items.filter((i): i is CommandItem => i.kind === 'command').map((c) => c.argv.join(' '));
+  [...plan.items, ...(plan.onError?.items ?? []), ...plan.finally].flatMap(function all(i: PlanItem): CommandItem[] {
+    if (i.kind === 'command') return [i, ...(i.otherwise ?? []).flatMap(all)];
+    if (i.kind === 'group') return i.items.flatMap(all);
+    return i.kind === 'package-sets' ? i.sets.flat() : [];
+  });
+/** The command lines in order, groups flattened (their `otherwise` branches are not on the main path). */
+const flat = (items: PlanItem[]): PlanItem[] => items.flatMap((i) => (i.kind === 'group' ? flat(i.items) : [i]));
+const lines = (plan: Plan): string[] => flat(plan.items).filter((i): i is CommandItem => i.kind === 'command').map((c) => c.argv.join(' '));
 const cmd = (plan: Plan, id: string): CommandItem => {
   const found = plan.items.find((i): i is CommandItem => i.kind === 'command' && i.id === id);
   if (!found) throw new Error(`no command '${id}' in ${plan.items.map((i) => i.id).join(', ')}`);
@@ -59,6 +70,8 @@ describe('mcd expand', () => {
         'rpm-ostree cleanup -p',
         // queueRevertKernelSwap → GetBootedAndStagedDeployment → client.QueryStatus: c := client.newCmd("status", "--json")
         'rpm-ostree status --json',
+        // isSecureBootEnabled: runGetOut("mokutil", "--sb-state")
+        'mokutil --sb-state',
         // rpmOstreeVersion: r.commandRunner.RunGetOut("rpm-ostree", "--version")
         'rpm-ostree --version',
         // GetPodmanImageInfoByReference: RunGetOut("podman", "images", "--format=json", "--filter", "reference="+reference)
@@ -211,7 +224,7 @@ describe('mcd expand', () => {
 
     it('a host rpm-ostree without the container feature updates via a container', () => {
       const plan = apply('rpm-ostree', mc(), mc({ image: V2 }), facts({ rpmOstreeContainerFeature: false }));
-      expect(lines(plan).slice(2)).to.deep.equal([
+      expect(lines(plan).slice(3)).to.deep.equal([
         'rpm-ostree --version',
         // pullArgs = append(pullArgs, "pull", "--authfile", "/var/lib/kubelet/config.json") … pullArgs = append(pullArgs, target)
         `systemd-run --unit machine-config-daemon-update-rpmostree-via-container -p EnvironmentFile=-/etc/mco/proxy.env --collect --wait -- podman pull --authfile /var/lib/kubelet/config.json ${V2}`,
@@ -227,14 +240,44 @@ describe('mcd expand', () => {
         // args := []string{"pull", "-q"}; args = append(args, authArgs...)
         'podman pull -q --authfile /var/lib/kubelet/config.json quay.io/ext@sha256:e',
         // additionalArgs := []string{"--net=none", "--annotation=org.openshift.machineconfigoperator.pivot=true"}; args = append(args, "--name", containerName, imgURL)
-        'podman create --net=none --annotation=org.openshift.machineconfigoperator.pivot=true --name mcd-extensions-bootpath quay.io/ext@sha256:e',
-        'podman cp mcd-extensions-bootpath:/ /run/mco-extensions/os-extensions-content-bootpath',
+        'podman create --net=none --annotation=org.openshift.machineconfigoperator.pivot=true --name ostree-container-pivot-0b8e2c1e-0000-4000-8000-000000000001 quay.io/ext@sha256:e',
+        'podman cp ostree-container-pivot-0b8e2c1e-0000-4000-8000-000000000001:/ /run/mco-extensions/os-extensions-content-123456',
         // args = []string{"-R", "-t", "var_run_t", osImageContentDir}
-        'chcon -R -t var_run_t /run/mco-extensions/os-extensions-content-bootpath',
-        'podman kill mcd-extensions-bootpath',
-        'podman rm -f mcd-extensions-bootpath',
+        'chcon -R -t var_run_t /run/mco-extensions/os-extensions-content-123456',
+        'podman kill ostree-container-pivot-0b8e2c1e-0000-4000-8000-000000000001',
+        'podman rm -f ostree-container-pivot-0b8e2c1e-0000-4000-8000-000000000001',
       ]);
-      expect(plan.finally.map((i) => i.kind === 'remove-file' && i.path)).to.deep.equal(['/etc/yum.repos.d/coreos-extensions.repo', '/run/mco-extensions/os-extensions-content-bootpath']);
+      expect(plan.finally.map((i) => i.kind === 'remove-file' && i.path)).to.deep.equal(['/etc/yum.repos.d/coreos-extensions.repo', '/run/mco-extensions/os-extensions-content-123456']);
+    });
+  });
+
+  describe('runBootloaderUpdate (pkg/daemon/bootupd.go) before the OS update', () => {
+    it('Secure Boot on RHEL 9.6+: bootloader-update.service, falling back to bootupctl in the new image', () => {
+      const plan = apply('rpm-ostree', mc(), mc({ image: V2 }), facts({ secureBoot: true }));
+      const group = plan.items.find((i) => i.kind === 'group');
+      if (group?.kind !== 'group') throw new Error('no bootloader group');
+      expect(group.failure).to.equal('warn');
+      const service = group.items[1];
+      if (service?.kind !== 'command') throw new Error('no service command');
+      // runCmdSync("systemctl", "start", "bootloader-update.service")
+      expect(service.argv).to.deep.equal(['systemctl', 'start', 'bootloader-update.service']);
+      expect((service.otherwise ?? []).map((i) => (i.kind === 'command' ? i.argv.join(' ') : i.kind))).to.deep.equal([
+        `podman images --format=json --filter reference=${V2}`,
+        // pullArgs = append(pullArgs, "pull") … pullArgs = append(pullArgs, "--authfile", kubeletAuthFile) … pullArgs = append(pullArgs, imageURL)
+        `systemd-run --unit machine-config-daemon-bootupd -p EnvironmentFile=-/etc/mco/proxy.env --collect --wait -- podman pull --authfile /var/lib/kubelet/config.json ${V2}`,
+        // "--", "podman", "run", "--env", "INVOCATION_ID="+string(uuid.NewUUID()), "--privileged", "--pid=host", "--net=host", "--rm", "-v", "/boot:/boot:rslave", "-v", "/dev:/dev", imageURL, "bootupctl", "update"
+        `systemd-run --unit machine-config-daemon-bootupd-update -p EnvironmentFile=-/etc/mco/proxy.env --collect --wait -- podman run --env INVOCATION_ID=0b8e2c1e-0000-4000-8000-000000000001 --privileged --pid=host --net=host --rm -v /boot:/boot:rslave -v /dev:/dev ${V2} bootupctl update`,
+      ]);
+    });
+
+    it('Secure Boot before RHEL 9.6 goes straight to the container', () => {
+      const plan = apply('rpm-ostree', mc(), mc({ image: V2 }), facts({ secureBoot: true, elVersion: { major: 9, minor: 4 }, localImage: { id: 'i', repoDigest: V2 } }));
+      expect(lines(plan).slice(2, 5).map((l) => l.split(' -- ')[1] ?? l)).to.deep.equal([
+        'mokutil --sb-state',
+        `podman images --format=json --filter reference=${V2}`,
+        // The image is already in storage: no pull, straight to bootupctl update.
+        `podman run --env INVOCATION_ID=0b8e2c1e-0000-4000-8000-000000000001 --privileged --pid=host --net=host --rm -v /boot:/boot:rslave -v /dev:/dev ${V2} bootupctl update`,
+      ]);
     });
   });
 
@@ -244,6 +287,7 @@ describe('mcd expand', () => {
       expect(lines(plan)).to.deep.equal([
         'rpm-ostree cleanup -p',
         'rpm-ostree status --json',
+        'mokutil --sb-state',
         `podman images --format=json --filter reference=${V2}`,
         // BootcClient.Switch: runBootc("switch", imgURL)
         `bootc switch ${V2}`,
