@@ -243,18 +243,18 @@ function removeRollback(b: Builder): void {
 
 // ---- PersistNetworkInterfaces ------------------------------------------------------------------
 
-export const nmstateKargsFile = '/tmp/nmstate-kargs';
-
 function persistNicNames(b: Builder, os: 'el9' | 'el10', root: string): void {
   const follows = at(F.daemon, 'PersistNetworkInterfaces');
   // The MCD (root "/") runs the nmstatectl it saved from the host's /usr/bin.
   const nmstatectl = root === '/' ? '/run/machine-config-daemon-bin/nmstatectl' : '/usr/bin/nmstatectl';
-  const argv = [nmstatectl, 'persist-nic-names', '--root', root, '--kargs-out', nmstateKargsFile, ...(os === 'el10' ? ['--cleanup'] : [])];
+  // os.CreateTemp("", "nmstate-kargs")
+  const kargsFile = `/tmp/nmstate-kargs${b.names.tempSuffix}`;
+  const argv = [nmstatectl, 'persist-nic-names', '--root', root, '--kargs-out', kargsFile, ...(os === 'el10' ? ['--cleanup'] : [])];
   // EL10 cleanup errors (no stamp file, no ROOT/etc/systemd/network) are ignored; EL9 errors are returned.
   b.command('nmstatectl', argv, null, follows, os === 'el10' ? { kind: 'failure-ignored' } : { kind: 'succeeds' }, os === 'el9' ? 'Persisting NIC names for RHEL9 host system (RHEL9→10 transition)' : 'Cleaning up NIC name persistence for RHEL10 host system');
   const prefix = root === '/' ? ['rpm-ostree', 'kargs'] : ['chroot', root, 'rpm-ostree', 'kargs'];
   const call = os === 'el10' ? 'kargs-remove-nic-el10' : root === '/' ? 'kargs-append-nic-el9' : 'kargs-append-nic-el9-chroot';
-  const item: NicKargsItem = { kind: 'nic-kargs', id: b.id('nic-kargs'), file: nmstateKargsFile, prefix, flag: os === 'el10' ? '--remove' : '--append', call, follows };
+  const item: NicKargsItem = { kind: 'nic-kargs', id: b.id('nic-kargs'), file: kargsFile, prefix, flag: os === 'el10' ? '--remove' : '--append', call, follows };
   b.items.push(item);
 }
 

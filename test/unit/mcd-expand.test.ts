@@ -375,7 +375,7 @@ describe('mcd expand', () => {
     it('persist-nic-names EL9 from the MCD (root /): saved nmstatectl, then rpm-ostree kargs --append K per karg', () => {
       const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/' }, facts(), data);
       // exec.Command(nmstateBinary, "persist-nic-names", "--root", osRoot, "--kargs-out", tmpKargs.Name())
-      expect(lines(plan)).to.deep.equal(['/run/machine-config-daemon-bin/nmstatectl persist-nic-names --root / --kargs-out /tmp/nmstate-kargs']);
+      expect(lines(plan)).to.deep.equal(['/run/machine-config-daemon-bin/nmstatectl persist-nic-names --root / --kargs-out /tmp/nmstate-kargs123456']);
       const nic = plan.items[1];
       expect(nic?.kind).to.equal('nic-kargs');
       if (nic?.kind !== 'nic-kargs') return;
@@ -391,13 +391,13 @@ describe('mcd expand', () => {
       if (nic?.kind !== 'nic-kargs') throw new Error('no nic-kargs item');
       // cmd = exec.Command("chroot", osRoot, "rpm-ostree", "kargs")
       expect(nicKargsCommand(nic, 'k=v')?.argv).to.deep.equal(['chroot', '/rootfs', 'rpm-ostree', 'kargs', '--append', 'k=v']);
-      expect(lines(plan)[0]).to.equal('/usr/bin/nmstatectl persist-nic-names --root /rootfs --kargs-out /tmp/nmstate-kargs');
+      expect(lines(plan)[0]).to.equal('/usr/bin/nmstatectl persist-nic-names --root /rootfs --kargs-out /tmp/nmstate-kargs123456');
     });
 
     it('persist-nic-names EL10: nmstatectl --cleanup (failure ignored), then rpm-ostree kargs --remove K', () => {
       const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el10', root: '/' }, facts(), data);
       // cmd.Args = append(cmd.Args, "--cleanup")
-      expect(cmd(plan, 'nmstatectl')).to.deep.include({ argv: ['/run/machine-config-daemon-bin/nmstatectl', 'persist-nic-names', '--root', '/', '--kargs-out', '/tmp/nmstate-kargs', '--cleanup'], check: { kind: 'failure-ignored' } });
+      expect(cmd(plan, 'nmstatectl')).to.deep.include({ argv: ['/run/machine-config-daemon-bin/nmstatectl', 'persist-nic-names', '--root', '/', '--kargs-out', '/tmp/nmstate-kargs123456', '--cleanup'], check: { kind: 'failure-ignored' } });
       const nic = plan.items[1];
       if (nic?.kind !== 'nic-kargs') throw new Error('no nic-kargs item');
       // rpmOstreeArgs = append(rpmOstreeArgs, "--remove", karg)
