@@ -253,7 +253,7 @@ function persistNicNames(b: Builder, os: 'el9' | 'el10', root: string): void {
   // EL10 cleanup errors (no stamp file, no ROOT/etc/systemd/network) are ignored; EL9 errors are returned.
   b.command('nmstatectl', argv, null, follows, os === 'el10' ? { kind: 'failure-ignored' } : { kind: 'succeeds' }, os === 'el9' ? 'Persisting NIC names for RHEL9 host system (RHEL9→10 transition)' : 'Cleaning up NIC name persistence for RHEL10 host system');
   const prefix = root === '/' ? ['rpm-ostree', 'kargs'] : ['chroot', root, 'rpm-ostree', 'kargs'];
-  const call = os === 'el10' ? 'kargs-remove-nic-el10' : root === '/' ? 'kargs-append-nic-el9' : 'kargs-append-nic-el9-chroot';
+  const call = `kargs-${os === 'el10' ? 'remove-nic-el10' : 'append-nic-el9'}${root === '/' ? '' : '-chroot'}`;
   const item: NicKargsItem = { kind: 'nic-kargs', id: b.id('nic-kargs'), file: kargsFile, prefix, flag: os === 'el10' ? '--remove' : '--append', call, follows };
   b.items.push(item);
 }

@@ -428,6 +428,15 @@ describe('mcd expand', () => {
         for (const operation of ['status', 'remove-rollback'] as const) plans.push(expand({ operation, driver }, facts(), data));
         plans.push(expand({ operation: 'validate', driver, config: mc({ kargs: ['a'] }) }, facts(), data));
       }
+      // The NIC kargs calls are built from nmstatectl's output file.
+      for (const os of ['el9', 'el10'] as const) {
+        for (const root of ['/', '/rootfs']) {
+          const nic = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os, root }, facts(), data).items[1];
+          if (nic?.kind !== 'nic-kargs') throw new Error('no nic-kargs item');
+          const made = nicKargsCommand(nic, 'a=1 b=2');
+          if (made) plans.push({ operation: 'persist-nic-names', driver: 'rpm-ostree', items: [made], onError: null, finally: [] });
+        }
+      }
       let checked = 0;
       for (const c of plans.flatMap(commands)) {
         if (c.call === null) continue;
