@@ -19,6 +19,7 @@ import {
   kernelSwapOf,
   packagesForExtensions,
   parseKernelArguments,
+  parseTuningFile,
   patchedPolicy,
   policyGetsPatched,
   runningRequestedKargs,
@@ -86,6 +87,12 @@ export interface HostFacts {
   runningKargs: string;
   /** skopeoVersionSupportsMultiArchSigstore: `skopeo --version` >= 1.22.2. */
   skopeoNewEnough: boolean;
+  /** osrelease IsFCOS (Fedora CoreOS: every tuning karg is allowed). */
+  fcos: boolean;
+  /** /etc/pivot/kernel-args, or null when absent. */
+  tuningFile: string | null;
+  /** /proc/cmdline. */
+  cmdline: string;
 }
 
 /**
@@ -111,7 +118,8 @@ export type McdOperation =
   | { operation: 'remove-rollback'; driver: Driver }
   | { operation: 'status'; driver: Driver }
   | { operation: 'persist-nic-names'; driver: Driver; os: 'el9' | 'el10'; root: string }
-  | { operation: 'update-via-container'; driver: Driver; image: string };
+  | { operation: 'update-via-container'; driver: Driver; image: string }
+  | { operation: 'update-tuning-args'; driver: Driver };
 
 const F = {
   update: 'pkg/daemon/update.go',
@@ -195,6 +203,8 @@ export function expand(op: McdOperation, facts: HostFacts, data: McoData, names:
       return single(op.driver, names, 'persist-nic-names', (b) => persistNicNames(b, op.os, op.root));
     case 'update-via-container':
       return single(op.driver, names, 'update-via-container', (b) => inplaceUpdateViaNewContainer(b, op.image, facts));
+    case 'update-tuning-args':
+      return single(op.driver, names, 'update-tuning-args', (b) => updateTuningArgs(b, facts));
   }
 }
 
@@ -275,6 +285,17 @@ export function nicKargsCommand(item: NicKargsItem, fileContent: string): Comman
     check: { kind: 'succeeds' },
     purpose: 'PersistNetworkInterfaces: pin (EL9) or unpin (EL10) NIC names with the kargs nmstatectl wrote',
   };
+}
+
+// ---- UpdateTuningArgs --------------------------------------------------------------------------
+
+/** UpdateTuningArgs (kernelargs.go), run by update() after the OS change: one rpm-ostree call per karg. */
+function updateTuningArgs(b: Builder, facts: HostFacts): void {
+  const follows = at(F.kernelargs, 'UpdateTuningArgs');
+  const { add, delete: del } = parseTuningFile(facts.tuningFile, facts.cmdline, facts);
+  if (add.length === 0 && del.length === 0) b.note('no-tuning-args', facts.tuningFile === null ? '/etc/pivot/kernel-args absent: no tuning kargs' : 'no tunable kargs to add or delete', follows);
+  for (const k of add) b.command('tuning-append', ['rpm-ostree', 'kargs', `--append=${k}`], 'kargs-append-tuning', follows, { kind: 'succeeds' }, 'a kernel tuning argument from /etc/pivot/kernel-args; no bootc verb, so both drivers');
+  for (const k of del) b.command('tuning-delete', ['rpm-ostree', 'kargs', `--delete=${k}`], 'kargs-delete-tuning', follows, { kind: 'succeeds' }, 'a kernel tuning argument removed by /etc/pivot/kernel-args');
 }
 
 // ---- InplaceUpdateViaNewContainer -------------------------------------------------------------
@@ -597,6 +618,8 @@ function firstboot(op: Extract<McdOperation, { operation: 'firstboot' }>, facts:
   const start = b.items.length;
   const { onErrorFrom, finally: fin } = layeredOsChanges(b, oldC, op.target, op.extensionsSource, op.imageSource, facts, data);
   const failed = b.items.slice(start).some((i) => i.kind === 'daemon-error');
+  // update(): "Ideally we would want to update kernelArguments only via MachineConfigs" — after applyOSChanges.
+  if (!failed) updateTuningArgs(b, facts);
   if (!failed) b.items.push({ kind: 'reboot', id: b.id('reboot'), reason: 'Completing firstboot provisioning', follows });
   return {
     operation: 'firstboot',

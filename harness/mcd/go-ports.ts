@@ -158,3 +158,25 @@ export function patchedPolicy(policyJson: string, key: string): string {
 export function containerStoragePolicyKey(store: { graphDriverName: string; graphRoot: string }, image: { repoDigest: string; id: string }): string {
   return `[${store.graphDriverName}@${store.graphRoot}]${image.repoDigest}@${image.id}`;
 }
+
+/**
+ * parseTuningFile (kernelargs.go): `ADD k` / `DELETE k` lines of /etc/pivot/kernel-args. On EL only
+ * `nosmt` is tunable, on FCOS anything, elsewhere nothing; an ADD already on the cmdline and a
+ * DELETE not on it are skipped. A missing file is no change.
+ */
+export function parseTuningFile(file: string | null, cmdline: string, os: { el: boolean; fcos: boolean }): { add: string[]; delete: string[] } {
+  const out = { add: [] as string[], delete: [] as string[] };
+  if (file === null) return out;
+  const tunable = (k: string): boolean => (os.el ? k === 'nosmt' : os.fcos);
+  const inUse = (k: string): boolean => ` ${cmdline.trim()} `.includes(` ${k} `);
+  for (const line of file.split('\n')) {
+    if (line.startsWith('ADD ')) {
+      const key = line.slice(4).trim();
+      if (tunable(key) && !inUse(key)) out.add.push(key);
+    } else if (line.startsWith('DELETE ')) {
+      const key = line.slice(7).trim();
+      if (tunable(key) && inUse(key)) out.delete.push(key);
+    }
+  }
+  return out;
+}

@@ -74,6 +74,7 @@ export function mcdStepSchema<C extends TProperties>(common: C) {
         'PersistNetworkInterfaces: nmstatectl persist-nic-names, then rpm-ostree kargs',
       ),
       op('update-via-container', { image: Image }, 'InplaceUpdateViaNewContainer: rpm-ostree ex deploy-from-self from the new image'),
+      op('update-tuning-args', {}, 'UpdateTuningArgs: /etc/pivot/kernel-args as rpm-ostree kargs --append=/--delete='),
     ],
     { 'x-action': 'mcd', 'x-discriminator': 'mcd' },
   );
@@ -128,5 +129,7 @@ export function toOperation(step: McdStep, bootedImage: string, data: McoData): 
       return { operation: { operation: 'persist-nic-names', driver, os: step.os, root: step.root ?? '/' }, data };
     case 'update-via-container':
       return { operation: { operation: 'update-via-container', driver, image: step.image }, data };
+    case 'update-tuning-args':
+      return { operation: { operation: 'update-tuning-args', driver }, data };
   }
 }

@@ -28,6 +28,9 @@ const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   podmanSupportsSigstore: true,
   runningKargs: '',
   skopeoNewEnough: true,
+  fcos: false,
+  tuningFile: null,
+  cmdline: 'root=UUID=x rw',
   ...over,
 });
 
@@ -404,6 +407,15 @@ describe('mcd expand', () => {
       expect(nicKargsCommand(nic, 'k=v')).to.deep.include({ argv: ['rpm-ostree', 'kargs', '--remove', 'k=v'], call: 'kargs-remove-nic-el10' });
     });
 
+    it('update-tuning-args: one kargs call per allowlisted /etc/pivot/kernel-args line (EL: nosmt only)', () => {
+      const f = facts({ tuningFile: 'ADD nosmt\nADD mitigations=off\nDELETE quiet\n', cmdline: 'root=x quiet' });
+      // exec.Command("rpm-ostree", "kargs", fmt.Sprintf("--append=%s", toAdd.Key))
+      expect(lines(expand({ operation: 'update-tuning-args', driver: 'bootc' }, f, data))).to.deep.equal(['rpm-ostree kargs --append=nosmt']);
+      // exec.Command("rpm-ostree", "kargs", fmt.Sprintf("--delete=%s", toDelete.Key)) — FCOS tunes anything
+      const fcos = facts({ el: false, fcos: true, tuningFile: 'ADD nosmt\nDELETE quiet\n', cmdline: 'root=x quiet' });
+      expect(lines(expand({ operation: 'update-tuning-args', driver: 'rpm-ostree' }, fcos, data))).to.deep.equal(['rpm-ostree kargs --append=nosmt', 'rpm-ostree kargs --delete=quiet']);
+    });
+
     it('update-via-container on an enforcing host brackets the two systemd-run calls with setenforce', () => {
       const plan = expand({ operation: 'update-via-container', driver: 'bootc', image: V2 }, facts({ selinuxEnforcing: true, podmanSupportsSigstore: false }), data);
       expect(lines(plan).map((l) => l.split(' -- ')[1] ?? l)).to.deep.equal([
@@ -425,7 +437,8 @@ describe('mcd expand', () => {
         plans.push(apply(driver, mc({ kargs: ['a'], kernelType: 'realtime', extensions: ['usbguard'] }), mc({ image: V2, kargs: ['b'], extensions: ['sysstat'] }), facts({ booted: rt }), { extensionsSource: { dir: '/x' } }));
         plans.push(apply(driver, mc(), mc({ image: V2 }), facts({ localImage: { id: 'i', repoDigest: V2 }, policyJson: '{}', podmanStore: { graphDriverName: 'o', graphRoot: '/r' } })));
         plans.push(apply(driver, mc(), mc({ image: V2 }), facts({ rpmOstreeContainerFeature: false })));
-        for (const operation of ['status', 'remove-rollback'] as const) plans.push(expand({ operation, driver }, facts(), data));
+        plans.push(apply(driver, mc(), mc({ kernelType: 'realtime' })));
+        for (const operation of ['status', 'remove-rollback', 'update-tuning-args'] as const) plans.push(expand({ operation, driver }, facts({ el: false, fcos: true, tuningFile: 'ADD nosmt\nDELETE quiet', cmdline: 'quiet' }), data));
         plans.push(expand({ operation: 'validate', driver, config: mc({ kargs: ['a'] }) }, facts(), data));
       }
       // The NIC kargs calls are built from nmstatectl's output file.
@@ -448,6 +461,9 @@ describe('mcd expand', () => {
         checked++;
       }
       expect(checked).to.be.greaterThan(20);
+      // Every call shape but the control-plane ostree setting comes out of some operation.
+      const seen = new Set(plans.flatMap(commands).map((c) => c.call));
+      expect(calls.calls.map((c) => c.id).filter((id) => !seen.has(id))).to.deep.equal(['ostree-per-object-fsync']);
     });
   });
 });
