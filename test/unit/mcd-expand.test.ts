@@ -303,6 +303,15 @@ describe('mcd expand', () => {
       expect(cmd(plan, 'bootc-switch')).to.deep.include({ call: 'rebase-registry', retry: { initialSeconds: 10, factor: 2, steps: 7, capSeconds: 60 } });
     });
 
+    it('an OS update with an extension kept: applyExtensions reads booted, so nothing re-installs what bootc switch drops', () => {
+      // installedSet, err := dn.getCurrentlyInstalledPackages() → bootedDeployment.RequestedPackages; toInstall := requiredSet.Difference(installedSet)
+      const f = facts({ booted: { requestedPackages: ['usbguard'], requestedBaseRemovals: [] } });
+      const plan = apply('bootc', mc({ extensions: ['usbguard'] }), mc({ image: V2, extensions: ['usbguard'] }), f, { extensionsSource: { dir: '/x' } });
+      expect(lines(plan).slice(-2)).to.deep.equal([`bootc switch ${V2}`, 'rpm-ostree status --json']);
+      // "No extension updates required" returns before verifyExtensionsStaged.
+      expect(plan.items.at(-1)).to.deep.include({ kind: 'note', text: 'No extension updates required' });
+    });
+
     it('a pre-pulled image: bootc switch --transport containers-storage, no policy drop-in', () => {
       const plan = apply('bootc', mc(), mc({ image: V2 }), facts({ policyJson: '{"default":[{"type":"reject"}]}' }), { imageSource: 'containers-storage' });
       expect(lines(plan).at(-1)).to.equal(`bootc switch --transport containers-storage ${V2}`);
