@@ -18,6 +18,7 @@ import type { EventBus } from './events.js';
 import { GuestMachine } from './guest-machine.js';
 import { machineVcpus } from './admission.js';
 import { executeStep } from './steps.js';
+import { kindModule } from '../steps/registry.js';
 import type { Timeouts } from './timeouts.js';
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
@@ -131,7 +132,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
 
     for (const step of plan.steps) {
       if (signal.aborted) throw signal.reason;
-      if (step.kind !== 'expect' && step.kind !== 'record') fresh.delete(step.machine);
+      if (kindModule(step.kind).changesState) fresh.delete(step.machine);
       await deps.bus.emit({ type: 'step:begin', plan, step });
       const { result, finding } = await executeStep(step, {
         plan,
