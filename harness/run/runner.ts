@@ -19,7 +19,7 @@ import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } fro
 import { emptyTotals, runIdentity } from '../results/identity.js';
 import { EventBus, type Reporter } from './events.js';
 import { executePlan, type KeepPolicy } from './execute-plan.js';
-import type { GuestMachine } from './guest-machine.js';
+import { GuestMachine } from './guest-machine.js';
 import { scaledTimeouts } from './timeouts.js';
 import { scheduleOrder } from './schedule.js';
 
@@ -91,6 +91,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
       try {
         await bus.emit({ type: 'scenario:begin', plan, attempt, dir });
         const outcome = await executePlan(plan, {
+          startGuest: (o) => GuestMachine.start(o),
           runId,
           dir,
           attempt,

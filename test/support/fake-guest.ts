@@ -1,7 +1,7 @@
 /**
  * A guest without a VM: FakeGuestSession implements GuestSession with scripted command results,
- * FakeGuest implements the step's view of a machine (StepGuest) with scripted host states and
- * reboot verdicts. Step kinds, executeStep and executePlan run against it in unit tests; what
+ * FakeGuest implements a run's view of a machine (PlanGuest, which includes the steps' StepGuest)
+ * with scripted host states and reboot verdicts. Step kinds, executeStep and executePlan run against it in unit tests; what
  * they sent to the guest is kept for the assertions.
  */
 import { promises as fs } from 'node:fs';
@@ -10,7 +10,8 @@ import { shJoin } from '../../harness/guest/quote.js';
 import type { RebootResult, RebootVerdict } from '../../harness/guest/reboot.js';
 import type { ExecOptions, ExecResult, GuestSession } from '../../harness/guest/session.js';
 import type { HostState } from '../../harness/state/types.js';
-import type { GuestExecOptions, StepGuest } from '../../harness/steps/types.js';
+import type { PlanGuest } from '../../harness/run/execute-plan.js';
+import type { GuestExecOptions } from '../../harness/steps/types.js';
 
 export interface ScriptedExec {
   /** Which command lines this answer is for: a pattern on the command as the guest shell sees it. */
@@ -97,27 +98,51 @@ export interface FakeGuestOptions {
   console?: string;
 }
 
-export class FakeGuest implements StepGuest {
-  readonly session0: FakeGuestSession;
+/** The machine under a fake guest: boot count, resets and the console text. */
+export class FakeMachine {
   bootCount = 1;
   resets = 0;
+  readonly failureSignal = new AbortController().signal;
+
+  constructor(private readonly consoleText: string) {}
+
+  async reset(): Promise<void> {
+    this.resets++;
+  }
+
+  async waitForConsole(re: RegExp): Promise<RegExpMatchArray> {
+    const m = this.consoleText.match(re);
+    if (!m) throw new Error(`fake guest: console never showed ${re}`);
+    return m;
+  }
+
+  on(): () => void {
+    return () => undefined;
+  }
+}
+
+export class FakeGuest implements PlanGuest {
+  readonly session0: FakeGuestSession;
+  readonly plan: { name: string };
+  readonly machine: FakeMachine;
+  destroyed = false;
+  knownHostsWritten = false;
   stateReads = 0;
   /** One entry per reboot: whether a trigger (the step's own command, or a reset) was given. */
   readonly rebootTriggers: boolean[] = [];
-  readonly machine: StepGuest['machine'];
 
-  constructor(private readonly opts: FakeGuestOptions) {
+  constructor(private readonly opts: FakeGuestOptions & { name?: string }) {
     this.session0 = new FakeGuestSession(opts.script);
-    this.machine = {
-      reset: async () => {
-        this.resets++;
-      },
-      waitForConsole: async (re: RegExp) => {
-        const m = (opts.console ?? '').match(re);
-        if (!m) throw new Error(`fake guest: console never showed ${re}`);
-        return m;
-      },
-    };
+    this.plan = { name: opts.name ?? 'default' };
+    this.machine = new FakeMachine(opts.console ?? '');
+  }
+
+  get bootCount(): number {
+    return this.machine.bootCount;
+  }
+
+  get resets(): number {
+    return this.machine.resets;
   }
 
   exec(argv: readonly string[], o: GuestExecOptions): Promise<ExecResult> {
@@ -137,7 +162,7 @@ export class FakeGuest implements StepGuest {
     if (trigger) await trigger(this.session0);
     const verdict = this.opts.reboots?.[this.rebootTriggers.length - 1] ?? 'ok';
     const back = verdict === 'ok' || verdict === 'came-back-degraded';
-    if (back) this.bootCount++;
+    if (back) this.machine.bootCount++;
     return {
       verdict,
       message: back ? `boot ${this.bootCount} is up` : `fake reboot: ${verdict}`,
@@ -152,6 +177,15 @@ export class FakeGuest implements StepGuest {
       consoleTail: null,
       session: back ? this.session0 : null,
     };
+  }
+
+  async writeKnownHosts(): Promise<void> {
+    this.knownHostsWritten = true;
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await this.session0.close();
   }
 
   async readState(): Promise<HostState> {
