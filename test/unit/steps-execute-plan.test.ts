@@ -35,7 +35,7 @@ describe('executePlan against a fake guest', () => {
       backend: 'qemu',
       timeouts: scaledTimeouts(1),
       keep: 'never',
-      clientKey: { privateKeyPath: '/nonexistent', publicKeyPath: '/nonexistent.pub', publicKey: 'ssh-ed25519 AAAA test' },
+      clientKey: { privateKeyPath: '/nonexistent', publicKeyPath: '/nonexistent.pub', publicKey: 'ssh-ed25519 AAAA test', publicKeyBlob: 'AAAA', keyType: 'ssh-ed25519' },
       resolveImage: async (_p, name) => ({ name, diskPath: '/nonexistent.qcow2', format: 'qcow2', firmware: 'bios', provenance: { image: 'testbed', source: 'testbed', cacheHit: true, verifiedAt: new Date(0).toISOString() } }),
       bus: new EventBus([{ onEvent: (e) => void events.push(e) }]),
       signal: new AbortController().signal,
