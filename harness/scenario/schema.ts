@@ -5,6 +5,9 @@
  *     file:line:column problems), and
  *   - the published editor schema `scenarios/schema.json` (a test fails when it is stale).
  *
+ * The step kinds' schemas live with the kinds (harness/steps/<kind>.ts); the `Step` union below is
+ * assembled from their registry.
+ *
  * Two custom annotations steer the validator's error messages and are ignored by editors:
  *   - `x-action` on a step schema names the key that selects that kind of step;
  *   - `x-discriminator` on a union of objects names the property whose literal value selects a member.

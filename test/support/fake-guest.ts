@@ -1,8 +1,8 @@
 /**
  * A guest without a VM: FakeGuestSession implements GuestSession with scripted command results,
  * FakeGuest implements a run's view of a machine (PlanGuest, which includes the steps' StepGuest)
- * with scripted host states and reboot verdicts. Step kinds, executeStep and executePlan run against it in unit tests; what
- * they sent to the guest is kept for the assertions.
+ * with scripted host states and reboot verdicts. Step kinds, executeStep, executePlan and runPlans
+ * run against it in unit tests; what they sent to the guest is kept for the assertions.
  */
 import { promises as fs } from 'node:fs';
 import type { ConnectionLostError } from '../../harness/guest/errors.js';
