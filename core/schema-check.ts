@@ -162,6 +162,19 @@ function walkNumber(schema: Json, value: unknown, path: DataPath, out: SchemaPro
   if (maximum !== undefined && value > maximum) out.push({ path, at: 'value', message: `must be at most ${maximum}, got ${value}` });
 }
 
+/**
+ * The action keys of `value` that select a step kind. A key that another present kind declares as
+ * one of its own properties is a modifier there, not a second action: `record` on any step,
+ * `reboot: true` on rpm-ostree steps.
+ */
+export function chosenActions(kinds: readonly object[], value: object): string[] {
+  const present = (kinds as readonly Json[]).filter((m) => typeof m['x-action'] === 'string' && (m['x-action'] as string) in value);
+  const ownKeys = (m: Json): string[] =>
+    Array.isArray(m.anyOf) ? (m.anyOf as Json[]).flatMap(ownKeys) : Object.keys((m.properties as Record<string, unknown> | undefined) ?? {});
+  const keys = present.map((m) => m['x-action'] as string);
+  return keys.filter((k, i) => !present.some((other, j) => j !== i && ownKeys(other).includes(k)));
+}
+
 /** Steps: the action key present picks the step kind. */
 function walkStep(schema: Json, value: unknown, path: DataPath, out: SchemaProblem[], opt: CheckOptions): void {
   const members = schema.anyOf as Json[];
@@ -182,9 +195,7 @@ function walkStep(schema: Json, value: unknown, path: DataPath, out: SchemaProbl
     out.push({ path, at: 'value', message: `expected a step (a mapping with one of: ${actionKeys.join(', ')}), got ${describe(value)}` });
     return;
   }
-  const present = actionKeys.filter((k) => k in value);
-  // `record` is both a standalone step and a modifier on any other step.
-  const chosen = present.length > 1 ? present.filter((k) => k !== 'record') : present;
+  const chosen = chosenActions(actions, value);
   if (chosen.length === 0) {
     const unknown = Object.keys(value);
     const hint = unknown.map((k) => didYouMean(k, actionKeys)).find(Boolean);

@@ -5,7 +5,7 @@
 import type { ImageProvenance } from '../../images/resolve.js';
 import type { RebootResult } from '../guest/reboot.js';
 import type { CheckResult } from '../run/expect.js';
-import type { StepKind } from '../scenario/plan.js';
+import type { StepKind } from '../steps/registry.js';
 import type { Cell } from '../scenario/matrix.js';
 
 export const RESULTS_SCHEMA_VERSION = 1;

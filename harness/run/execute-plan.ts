@@ -16,14 +16,31 @@ import type { RunPlan } from '../scenario/plan.js';
 import type { HostState } from '../state/types.js';
 import { runIdentity } from '../results/identity.js';
 import type { EventBus } from './events.js';
-import { GuestMachine } from './guest-machine.js';
+import type { GuestMachine, GuestMachineOptions } from './guest-machine.js';
+import type { Machine } from '../../vm/machine.js';
+import type { StepGuest } from '../steps/types.js';
 import { machineVcpus } from './admission.js';
 import { executeStep } from './steps.js';
+import { kindModule } from '../steps/registry.js';
 import type { Timeouts } from './timeouts.js';
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
 
-export interface PlanDeps {
+/**
+ * What a run needs of each of its machines: the steps' view plus boot bookkeeping, state reads and
+ * teardown. GuestMachine implements it; unit tests pass test/support/fake-guest.ts.
+ */
+export interface PlanGuest extends StepGuest {
+  readonly plan: { name: string };
+  readonly machine: StepGuest['machine'] & Pick<Machine, 'on' | 'bootCount' | 'failureSignal'>;
+  readState(signal: AbortSignal): Promise<HostState>;
+  writeKnownHosts(): Promise<void>;
+  destroy(keepFiles: boolean): Promise<void>;
+}
+
+export interface PlanDeps<G extends PlanGuest = GuestMachine> {
+  /** Creates and boots one machine, SSH ready (GuestMachine.start in a real run). */
+  startGuest: (opts: GuestMachineOptions) => Promise<G>;
   runId: string;
   dir: string;
   attempt: number;
@@ -42,10 +59,10 @@ export interface PlanDeps {
   signal: AbortSignal;
 }
 
-export interface PlanOutcome {
+export interface PlanOutcome<G extends PlanGuest = GuestMachine> {
   result: RunResult;
   /** Machines left running by the keep policy; the caller tears them down later. */
-  kept: GuestMachine[];
+  kept: G[];
 }
 
 /** Thrown through the scenario's signal when its own timeout expires. */
@@ -55,7 +72,7 @@ export class ScenarioTimeout extends Error {
   }
 }
 
-export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOutcome> {
+export async function executePlan<G extends PlanGuest>(plan: RunPlan, deps: PlanDeps<G>): Promise<PlanOutcome<G>> {
   const started = Date.now();
   await fs.mkdir(deps.dir, { recursive: true });
   await writeJsonAtomic(path.join(deps.dir, 'plan.json'), { ...plan, machines: plan.machines.map((m) => ({ ...m, image: m.image.entry })) });
@@ -67,7 +84,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
   const timer = setTimeout(() => timeoutCtl.abort(new ScenarioTimeout(plan.timeoutMs)), plan.timeoutMs);
   const signal = AbortSignal.any([deps.signal, timeoutCtl.signal]);
 
-  const machines = new Map<string, GuestMachine>();
+  const machines = new Map<string, G>();
   const records: MachineRecord[] = [];
   const steps: StepResult[] = [];
   const findings: Finding[] = [];
@@ -93,9 +110,9 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
       const m = { ...planned, cpus: machineVcpus(planned.cpus, deps.accel, deps.parallel) };
       const image = images.get(m.name)!;
       const bootStarted = Date.now();
-      let guest: GuestMachine;
+      let guest: G;
       try {
-        guest = await GuestMachine.start({
+        guest = await deps.startGuest({
           plan: m,
           image,
           clientKey: deps.clientKey,
@@ -135,7 +152,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
 
     for (const step of plan.steps) {
       if (signal.aborted) throw signal.reason;
-      if (step.kind !== 'expect' && step.kind !== 'record') fresh.delete(step.machine);
+      if (kindModule(step.kind).changesState) fresh.delete(step.machine);
       await deps.bus.emit({ type: 'step:begin', plan, step });
       const { result, finding } = await executeStep(step, {
         plan,
@@ -194,7 +211,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
   for (const r of records) r.boots = machines.get(r.name)?.machine.bootCount ?? r.boots;
 
   const keepThem = deps.keep === 'always' || (deps.keep === 'on-failure' && verdict !== 'passed');
-  const kept: GuestMachine[] = [];
+  const kept: G[] = [];
   for (const guest of machines.values()) {
     if (keepThem && !guest.machine.failureSignal.aborted && !deps.signal.aborted) {
       await guest.writeKnownHosts();

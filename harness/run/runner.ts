@@ -17,12 +17,14 @@ import type { RunPlan } from '../scenario/plan.js';
 import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } from './admission.js';
 import { emptyTotals, runIdentity } from '../results/identity.js';
 import { EventBus, type Reporter } from './events.js';
-import { executePlan, type KeepPolicy } from './execute-plan.js';
+import { executePlan, type KeepPolicy, type PlanDeps, type PlanGuest } from './execute-plan.js';
 import type { GuestMachine } from './guest-machine.js';
 import { scaledTimeouts } from './timeouts.js';
 import { scheduleOrder } from './schedule.js';
 
-export interface RunnerOptions {
+export interface RunnerOptions<G extends PlanGuest = GuestMachine> {
+  /** Creates and boots one machine (GuestMachine.start in a real run; a fake in unit tests). */
+  startGuest: PlanDeps<G>['startGuest'];
   resultsRoot: string;
   parallel: number;
   retries: number;
@@ -40,13 +42,13 @@ export interface RunnerOptions {
   runId?: string;
 }
 
-export interface RunnerOutcome {
+export interface RunnerOutcome<G extends PlanGuest = GuestMachine> {
   summary: RunSummary;
   paths: ResultsPaths;
-  kept: GuestMachine[];
+  kept: G[];
 }
 
-export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters: (paths: ResultsPaths) => Reporter[]): Promise<RunnerOutcome> {
+export async function runPlans<G extends PlanGuest>(plans: RunPlan[], opts: RunnerOptions<G>, reporters: (paths: ResultsPaths) => Reporter[]): Promise<RunnerOutcome<G>> {
   const runId = opts.runId ?? newRunId();
   const paths = resultsPaths(opts.resultsRoot, runId);
   await fs.mkdir(paths.runDir, { recursive: true });
@@ -78,7 +80,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
   const limit = pLimit(opts.parallel);
   const budget = new MemoryBudget(Math.max(availableMemoryMiB() - HOST_RESERVE_MIB, Math.max(...plans.map(planMemoryMiB), 1)));
   const stopScheduling = new AbortController();
-  const kept: GuestMachine[] = [];
+  const kept: G[] = [];
 
   const runOne = async (plan: RunPlan): Promise<void> => {
     let final: RunResult | null = null;
@@ -90,6 +92,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
       try {
         await bus.emit({ type: 'scenario:begin', plan, attempt, dir });
         const outcome = await executePlan(plan, {
+          startGuest: opts.startGuest,
           runId,
           dir,
           attempt,

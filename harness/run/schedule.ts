@@ -7,28 +7,17 @@
  * order, which keeps runs reproducible and --shard slices stable.
  */
 import type { PlannedStep, RunPlan } from '../scenario/plan.js';
+import { kindModule, type StepKind } from '../steps/registry.js';
+import { WEIGHTS } from '../steps/types.js';
 
-/** Relative weights in nominal seconds under TCG (README "Performance": boot ≈ 45–60 s, a deployment-writing tool call ≈ 10–25 s). */
-const BOOT_WEIGHT = 55;
-const TOOL_WEIGHT = 15;
-const OTHER_WEIGHT = 1;
-
-function stepWeight(step: PlannedStep): number {
-  switch (step.kind) {
-    case 'reboot':
-      return BOOT_WEIGHT;
-    case 'rpm-ostree':
-    case 'bootc':
-    case 'update':
-      return TOOL_WEIGHT;
-    default:
-      return OTHER_WEIGHT;
-  }
+/** A step's weight, from its kind (harness/steps/<kind>.ts). */
+function stepWeight<K extends StepKind>(step: PlannedStep<K>): number {
+  return kindModule<K>(step.kind).weight(step.def);
 }
 
 /** Estimated cost of a run: one boot per machine, then its steps. */
 export function estimatedCost(plan: RunPlan): number {
-  return plan.machines.length * BOOT_WEIGHT + plan.steps.reduce((sum, s) => sum + stepWeight(s), 0);
+  return plan.machines.length * WEIGHTS.boot + plan.steps.reduce((sum, s) => sum + stepWeight(s), 0);
 }
 
 /**

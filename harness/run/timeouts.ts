@@ -3,6 +3,7 @@
  * several times slower (vm/accel.ts measures and documents the factor).
  */
 import type { PlannedStep } from '../scenario/plan.js';
+import { kindModule, type StepKind } from '../steps/registry.js';
 
 export interface Timeouts {
   /** QEMU start (or reboot trigger) → SSH answers. */
@@ -39,18 +40,9 @@ export function scaledTimeouts(scale: number): Timeouts {
 
 /** A step's own timeout (as written: it is the author's wall-clock budget), or the kind's default. */
 export function stepTimeoutMs(step: PlannedStep, t: Timeouts): number {
-  if (step.timeoutMs !== null) return step.timeoutMs;
-  switch (step.kind) {
-    case 'rpm-ostree':
-    case 'bootc':
-    case 'update':
-      return t.osOperationMs;
-    case 'reboot':
-      return t.goDownMs + t.bootMs + t.settleMs;
-    case 'run':
-    case 'copy':
-      return t.osOperationMs;
-    default:
-      return t.commandMs;
-  }
+  return step.timeoutMs ?? kindDefault(step, t);
+}
+
+function kindDefault<K extends StepKind>(step: PlannedStep<K>, t: Timeouts): number {
+  return kindModule<K>(step.kind).defaultTimeoutMs(t, step.def);
 }

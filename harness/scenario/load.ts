@@ -15,16 +15,10 @@ import { didYouMean } from '../../core/did-you-mean.js';
 import { displayPath, type Catalog } from '../../images/catalog.js';
 import { findReferences, interpolate, type Scalar } from './interpolate.js';
 import { cellId, expandMatrix, type MatrixInput } from './matrix.js';
-import {
-  DEFAULT_MEMORY_MIB,
-  DEFAULT_SCENARIO_TIMEOUT_MS,
-  describeStep,
-  stepKind,
-  type MachinePlan,
-  type PlannedStep,
-  type RunPlan,
-} from './plan.js';
+import { DEFAULT_MEMORY_MIB, DEFAULT_SCENARIO_TIMEOUT_MS, plannedStep, type MachinePlan, type PlannedStep, type RunPlan } from './plan.js';
 import { ScenarioSchema, type MachineDef, type Scenario, type StepDef } from './schema.js';
+import { describeStep, kindModule, kindOf, shorthandStep, type KindedStep, type StepKind } from '../steps/registry.js';
+import type { StepCheckContext, StepProblem } from '../steps/types.js';
 
 /** Words the CLI uses as subcommands; no scenario may be named like one. */
 export const RESERVED_NAMES = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'list', 'help', 'version', 'run'] as const;
@@ -58,6 +52,7 @@ export async function loadScenarioFile(file: string, ctx: LoadContext): Promise<
     throw new InputError(`${shown}: invalid scenario`, problems);
   }
   const raw = source.value;
+  nulProblems(raw, []).forEach(add);
   problems.push(...locateProblems(source, checkValue(ScenarioSchema, raw, { deferInterpolation: true })));
   if (problems.length > 0) throw new InputError(`${shown}: invalid scenario`, sortProblems(problems));
   const scenario = raw as unknown as Scenario;
@@ -103,8 +98,12 @@ export async function loadScenarioFile(file: string, ctx: LoadContext): Promise<
       problems.push(...locateProblems(source, cellProblems, where));
       continue;
     }
-    const cellMachineNames = checkMachines(resolved, ctx, (p) => add({ ...p, message: p.message + where }));
+    const addInCell: Add = (p) => add({ ...p, message: p.message + where });
+    const cellMachineNames = checkMachines(resolved, ctx, addInCell);
     if (cellMachineNames.length === 0) continue;
+    const kindProblems = checkStepKinds(resolved, { machines: resolved.machines ? cellMachineNames : [], baseDir: path.dirname(path.resolve(file)) });
+    kindProblems.forEach(addInCell);
+    if (kindProblems.length > 0) continue;
     plans.push({ ...toPlan(resolved, cell, file, ctx), revision: createHash('sha256').update(source.text).digest('hex').slice(0, 16) });
   }
   if (problems.length > 0) throw new InputError(`${shown}: invalid scenario`, sortProblems(dedupe(problems)));
@@ -180,27 +179,56 @@ function checkUniqueIds(scenario: Scenario, cells: Record<string, Scalar>[], add
   }
 }
 
+/** The step's kind, with `- reboot`-style bare words expanded; null for an unknown word (the schema check reported it). */
+function kinded(raw: StepDef): KindedStep | null {
+  return typeof raw === 'string' ? shorthandStep(raw) : kindOf(raw);
+}
+
+/** Checks that hold for every kind: where a step runs, and whether `expect-failure` applies. */
 function checkSteps(scenario: Scenario, machineNames: string[], add: Add): void {
+  const several = scenario.machines !== undefined && Object.keys(scenario.machines).length > 1;
   scenario.steps.forEach((s: StepDef, i) => {
-    if (typeof s === 'string') return;
-    const kind = stepKind(s);
-    if ('expect-failure' in s && s['expect-failure'] !== undefined && ['expect', 'record', 'wait', 'reboot'].includes(kind)) {
-      add({ path: ['steps', i, 'expect-failure'], at: 'key', message: `'expect-failure' does not apply to ${kind} steps` });
+    const step = kinded(s);
+    if (!step) return;
+    if (typeof s === 'string') {
+      if (several) add({ path: ['steps', i], message: `with several machines every step needs 'on' (one of: ${machineNames.join(', ')}); a bare '${s}' cannot name one: write '${s}: {}' with 'on:'` });
+      return;
+    }
+    if ('expect-failure' in s && s['expect-failure'] !== undefined && !kindModule(step.kind).expectFailure) {
+      add({ path: ['steps', i, 'expect-failure'], at: 'key', message: `'expect-failure' does not apply to ${step.kind} steps` });
     }
     if (s.on !== undefined) {
       if (!scenario.machines) add({ path: ['steps', i, 'on'], at: 'key', message: "'on' needs 'machines' (several named machines); this scenario has one machine" });
       else if (!machineNames.includes(s.on)) add({ path: ['steps', i, 'on'], message: `unknown machine '${s.on}'; machines: ${machineNames.join(', ')}` });
-    } else if (scenario.machines && Object.keys(scenario.machines).length > 1) {
+    } else if (several) {
       add({ path: ['steps', i], message: `with several machines every step needs 'on' (one of: ${machineNames.join(', ')})` });
     }
-    const d = s as Record<string, unknown>;
-    if (d['rpm-ostree'] === 'cleanup' && !d.pending && !d.rollback) {
-      add({ path: ['steps', i], message: "rpm-ostree cleanup needs 'pending: true' (-p) and/or 'rollback: true' (-r)" });
-    }
-    if (d['rpm-ostree'] === 'update' && !(d.install as unknown[] | undefined)?.length && !(d.uninstall as unknown[] | undefined)?.length) {
-      add({ path: ['steps', i], message: "rpm-ostree update needs 'install' and/or 'uninstall' packages (a plain update is an 'update' step)" });
-    }
   });
+}
+
+/** Each kind's own checks (harness/steps/<kind>.ts), on the values of one matrix cell. */
+function checkStepKinds(scenario: Scenario, ctx: StepCheckContext): (StepProblem & { path: (string | number)[] })[] {
+  return scenario.steps.flatMap((s, i) => {
+    const step = kinded(s);
+    return step ? checkKind(step, ctx).map((p) => ({ ...p, path: ['steps', i, ...p.path] })) : [];
+  });
+}
+
+function checkKind<K extends StepKind>(step: KindedStep<K>, ctx: StepCheckContext): StepProblem[] {
+  return kindModule<K>(step.kind).check?.(step.def, ctx) ?? [];
+}
+
+/** NUL bytes cannot travel in a guest command line or a file name: refuse them where they are. */
+function nulProblems(value: unknown, at: (string | number)[]): { path: (string | number)[]; message: string; at?: 'key' }[] {
+  if (typeof value === 'string') return value.includes('\0') ? [{ path: at, message: 'contains a NUL byte (\\0), which no guest command or path can carry' }] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nulProblems(v, [...at, i]));
+  if (isPlainObject(value)) {
+    return Object.entries(value).flatMap(([k, v]) => [
+      ...(k.includes('\0') ? [{ path: [...at, k], at: 'key' as const, message: 'a key contains a NUL byte (\\0)' }] : []),
+      ...nulProblems(v, [...at, k]),
+    ]);
+  }
+  return [];
 }
 
 /** `when:` names matrix axes and values that exist, so a typo cannot silently drop a step. */
@@ -244,19 +272,20 @@ function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, 
       diskMiB: m.disk !== undefined ? parseSizeMiB(m.disk) : null,
     };
   });
-  const stepDefs = scenario.steps
-    .map((raw) => (typeof raw === 'string' ? { reboot: null } : raw) as Exclude<StepDef, string>)
-    .filter((def) => stepApplies(def, cell));
-  const steps: PlannedStep[] = stepDefs.map((def, index) => {
-    return {
-      index,
-      kind: stepKind(def),
-      label: describeStep(def),
-      machine: def.on ?? machines[0]!.name,
-      timeoutMs: 'timeout' in def && def.timeout !== undefined ? parseDurationMs(def.timeout) : null,
-      def,
-    };
-  });
+  const steps: PlannedStep[] = scenario.steps
+    .map((raw) => kinded(raw))
+    .filter((step): step is KindedStep => step !== null && stepApplies(step.def, cell))
+    .map((step, index) =>
+      plannedStep(
+        {
+          index,
+          label: describeStep(step),
+          machine: step.def.on ?? machines[0]!.name,
+          timeoutMs: 'timeout' in step.def && step.def.timeout !== undefined ? parseDurationMs(step.def.timeout) : null,
+        },
+        step,
+      ),
+    );
   return {
     id: cellId(scenario.name, cell),
     scenario: scenario.name,

@@ -17,6 +17,7 @@ import { LineReporter, TtyReporter } from '../../reporters/terminal.js';
 import { ResultsWriter } from '../../results/writer.js';
 import { autoParallel, oversubscription, shardPlans } from '../../run/admission.js';
 import type { Reporter } from '../../run/events.js';
+import { GuestMachine } from '../../run/guest-machine.js';
 import { hostRecord, runPlans } from '../../run/runner.js';
 import type { RunPlan } from '../../scenario/plan.js';
 import { loadQuestions } from '../../scenario/questions.js';
@@ -81,6 +82,7 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
     const outcome = await runPlans(
       plans,
       {
+        startGuest: (o) => GuestMachine.start(o),
         resultsRoot,
         parallel,
         retries: opts.retries,

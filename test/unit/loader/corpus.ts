@@ -2,6 +2,11 @@
  * Malformed scenarios and the exact located messages the loader must give for them.
  * `file` defaults to `<id>.yaml`; every expected line is `line:column: message`.
  */
+import { STEP_KIND_NAMES } from '../../../harness/steps/registry.js';
+
+/** The step kinds as the loader lists them: the registry's, in its order. */
+const KINDS = STEP_KIND_NAMES.join(', ');
+
 export interface MalformedCase {
   id: string;
   file?: string;
@@ -22,8 +27,8 @@ export const corpus: MalformedCase[] = [
   { id: 'reserved-name', file: 'validate.yaml', yaml: ok('  - reboot\n').replace('NAME', 'validate'), expected: ["1:7: 'validate' is a reserved command word (validate, doctor, images, gc, schema, merge, list, help, version, run); choose another name"] },
   { id: 'unknown-top-key', yaml: 'name: unknown-top-key\nsummary: s\nmachine: { image: testbed }\nstpes:\n  - reboot\n', expected: ["1:1: missing required key 'steps'", "4:1: unknown key 'stpes' (did you mean 'steps'?); expected one of: name, summary, questions, tags, vars, matrix, machine, machines, timeout, steps"] },
   { id: 'empty-steps', yaml: ok('  []\n').replace('steps:\n  []', 'steps: []'), expected: ["4:8: must not be empty"] },
-  { id: 'unknown-bare-step', yaml: ok('  - rebot\n'), expected: ["5:5: unknown step 'rebot' (did you mean 'reboot'?); a step is a mapping with one of: run, reboot, rpm-ostree, bootc, update, expect, wait, copy, record"] },
-  { id: 'unknown-action-key', yaml: ok('  - runn: ls\n'), expected: ["5:5: a step needs one action key: run, reboot, rpm-ostree, bootc, update, expect, wait, copy, record (did you mean 'run'?); found: runn"] },
+  { id: 'unknown-bare-step', yaml: ok('  - rebot\n'), expected: [`5:5: unknown step 'rebot' (did you mean 'reboot'?); a step is a mapping with one of: ${KINDS}`] },
+  { id: 'unknown-action-key', yaml: ok('  - runn: ls\n'), expected: [`5:5: a step needs one action key: ${KINDS} (did you mean 'run'?); found: runn`] },
   { id: 'two-actions', yaml: ok('  - run: ls\n    reboot: true\n'), expected: ["6:5: a step has exactly one action; found 'run' and 'reboot'"] },
   { id: 'unknown-rpm-ostree-op', yaml: ok('  - rpm-ostree: instal\n    packages: [strace]\n'), expected: ["5:17: unknown rpm-ostree operation 'instal' (did you mean 'install'?); expected one of: install, uninstall, update, kargs, rebase, rollback, cleanup, reset, override-remove, override-reset, status"] },
   { id: 'install-missing-packages', yaml: ok('  - rpm-ostree: install\n'), expected: ["5:5: missing required key 'packages'"] },
@@ -62,9 +67,20 @@ export const corpus: MalformedCase[] = [
   { id: 'exit-code-range', yaml: ok('  - run: ls\n    exit-code: 300\n'), expected: ["6:16: must be at most 255, got 300"] },
   { id: 'unclosed-expression', yaml: ok('  - run: echo ${{ vars.x\n', 'vars: { x: 1 }\n'), expected: ["6:10: unclosed expression in \"echo ${{ vars.x\": expected '}}'"] },
   { id: 'missing-machine', yaml: 'name: missing-machine\nsummary: s\nsteps:\n  - reboot\n', expected: ["1:1: missing 'machine' (or 'machines'): which image should the scenario boot?"] },
-  { id: 'several-errors', yaml: 'name: several-errors\nsummary: 5\nmachine: { image: nope, cpus: -1 }\nsteps:\n  - rebot\n  - run: ls\n    exit-code: x\n', expected: ["2:10: expected a string, got the number 5", "3:31: must be at least 1, got -1", "5:5: unknown step 'rebot' (did you mean 'reboot'?); a step is a mapping with one of: run, reboot, rpm-ostree, bootc, update, expect, wait, copy, record", "7:16: expected a whole number, got the string \"x\""] },
+  { id: 'several-errors', yaml: 'name: several-errors\nsummary: 5\nmachine: { image: nope, cpus: -1 }\nsteps:\n  - rebot\n  - run: ls\n    exit-code: x\n', expected: ["2:10: expected a string, got the number 5", "3:31: must be at least 1, got -1", `5:5: unknown step 'rebot' (did you mean 'reboot'?); a step is a mapping with one of: ${KINDS}`, "7:16: expected a whole number, got the string \"x\""] },
   { id: 'multi-machine-missing-on', yaml: 'name: multi-machine-missing-on\nsummary: s\nmachines:\n  a: { image: testbed }\n  b: { image: testbed }\nsteps:\n  - run: ls\n', expected: ["7:5: with several machines every step needs 'on' (one of: a, b)"] },
   { id: 'when-unknown-axis', yaml: ok('  - run: ls\n    when: { drvier: bootc }\n', 'matrix:\n  driver: [bootc]\n'), expected: ["8:13: 'when' names unknown matrix axis 'drvier' (did you mean 'driver'?); axes: driver"] },
   { id: 'when-unknown-value', yaml: ok('  - run: ls\n    when: { driver: [bootc, dnf] }\n', 'matrix:\n  driver: [bootc]\n'), expected: ["8:29: 'when' value \"dnf\" never occurs on axis 'driver'; values: \"bootc\""] },
   { id: 'record-step-bad-observe', yaml: ok('  - record: r\n    observe: [bootd]\n'), expected: ["6:15: invalid value 'bootd' (did you mean 'booted'?); expected one of: booted, staged, rollback, kargs, os-release, packages, bootc, rpm-ostree, status-agree"] },
+  { id: 'reboot-flag-on-bootc', yaml: ok('  - bootc: upgrade\n    reboot: true\n'), expected: ["5:5: a step has exactly one action; found 'reboot' and 'bootc'"] },
+  { id: 'option-like-package', yaml: ok('  - rpm-ostree: install\n    packages: [strace, --reboot]\n'), expected: ["6:24: package '--reboot' starts with '-': the tool would read it as an option"] },
+  { id: 'option-like-image', yaml: ok('  - bootc: switch\n    image: --apply\n'), expected: ["6:12: image '--apply' starts with '-': the tool would read it as an option"] },
+  { id: 'option-like-karg', yaml: ok('  - rpm-ostree: kargs\n    append: [-x]\n'), expected: ["6:14: kernel argument '-x' starts with '-': the tool would read it as an option"] },
+  { id: 'option-like-update-image', yaml: ok('  - update: { via: bootc, image: -x }\n'), expected: ["5:34: image '-x' starts with '-': the tool would read it as an option"] },
+  { id: 'multi-machine-bare-reboot', yaml: 'name: multi-machine-bare-reboot\nsummary: s\nmachines:\n  a: { image: testbed }\n  b: { image: testbed }\nsteps:\n  - reboot\n', expected: ["7:5: with several machines every step needs 'on' (one of: a, b); a bare 'reboot' cannot name one: write 'reboot: {}' with 'on:'"] },
+  { id: 'nul-byte', yaml: ok('  - run: "echo a\\0b"\n'), expected: ["5:10: contains a NUL byte (\\0), which no guest command or path can carry"] },
+  { id: 'copy-src-outside', yaml: ok('  - copy: { src: ../../etc/passwd, dest: /tmp/x }\n'), expected: ["5:18: copy source '../../etc/passwd' is outside the scenario's folder (it is relative to it)"] },
+  { id: 'copy-dest-outside', yaml: ok('  - copy: { src: /etc/hostname, dest: ../../x-evil/y, direction: from-guest }\n'), expected: ["5:39: copy destination '../../x-evil/y' leaves the run's files/ folder (it is relative to it)"] },
+  { id: 'wait-nothing', yaml: ok('  - wait: { exit-code: 0 }\n'), expected: ["5:11: a wait needs 'console' (a pattern) or 'command' (a guest command)"] },
+  { id: 'expect-failure-on-copy', yaml: ok('  - copy: { src: x, dest: /tmp/x }\n    expect-failure: true\n'), expected: ["6:5: 'expect-failure' does not apply to copy steps"] },
 ];

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { bootcCommand, rpmOstreeCommand, updateCommand } from '../../harness/run/guest-commands.js';
+import { bootcCommand } from '../../harness/steps/bootc.js';
+import { rpmOstreeCommand } from '../../harness/steps/rpm-ostree.js';
+import { updateCommand } from '../../harness/steps/update.js';
 
 describe('guest command lines', () => {
   it('builds the MCD rpm-ostree command lines exactly', () => {
