@@ -1,5 +1,6 @@
 import type { Accel, DirectKernelBoot } from '../machine.js';
-import { hostForwardRule, sanitizeName } from '../qemu/command.js';
+import { sanitizeName } from '../names.js';
+import { hostForwardRule } from '../ports.js';
 import { IGNITION_FW_CFG_NAME } from '../provision/ignition.js';
 
 /**
