@@ -15,7 +15,8 @@ import type { RunPlan } from '../scenario/plan.js';
 import type { HostState } from '../state/types.js';
 import { runIdentity } from '../results/identity.js';
 import type { EventBus } from './events.js';
-import { GuestMachine } from './guest-machine.js';
+import type { BackendName } from '../../vm/backends.js';
+import { GuestMachine } from '../guest/machine.js';
 import { machineVcpus } from './admission.js';
 import { executeStep } from './steps.js';
 import type { Timeouts } from './timeouts.js';
@@ -29,7 +30,7 @@ export interface PlanDeps {
   accel: Accel;
   /** Runs at once: machines without an explicit `cpus` are sized by it (machineVcpus). */
   parallel: number;
-  backend: 'qemu' | 'libvirt';
+  backend: BackendName;
   timeouts: Timeouts;
   keep: KeepPolicy;
   clientKey: GeneratedKeyPair;

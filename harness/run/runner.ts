@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import { errorMessage } from '../../core/errors.js';
 import { stateDir } from '../../core/paths.js';
 import type { ResolvedImage } from '../../images/resolve.js';
+import type { BackendName } from '../../vm/backends.js';
 import type { Accel } from '../../vm/machine.js';
 import { generateKeyPair } from '../../vm/ssh-keys.js';
 import { resultsPaths, newRunId, type ResultsPaths } from '../results/layout.js';
@@ -19,7 +20,7 @@ import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } fro
 import { emptyTotals, runIdentity } from '../results/identity.js';
 import { EventBus, type Reporter } from './events.js';
 import { executePlan, type KeepPolicy } from './execute-plan.js';
-import type { GuestMachine } from './guest-machine.js';
+import type { GuestMachine } from '../guest/machine.js';
 import { scaledTimeouts } from './timeouts.js';
 import { scheduleOrder } from './schedule.js';
 
@@ -32,7 +33,7 @@ export interface RunnerOptions {
   accel: Accel;
   accelReason: string;
   timeoutScale: number;
-  backend: 'qemu' | 'libvirt';
+  backend: BackendName;
   shard: string | null;
   resolveImage: (plan: RunPlan, machine: string) => Promise<ResolvedImage>;
   host: Omit<HostRecord, 'accel' | 'accelReason'>;

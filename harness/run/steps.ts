@@ -13,7 +13,7 @@ import { parseDurationMs } from '../../core/units.js';
 import { shJoin } from '../guest/quote.js';
 import { bootcCommand, rpmOstreeCommand, updateCommand, type GuestCommand } from './guest-commands.js';
 import { describeFailures, evaluateExpect } from './expect.js';
-import type { GuestMachine } from './guest-machine.js';
+import type { GuestMachine } from '../guest/machine.js';
 import { summarizeState, observe } from './state-summary.js';
 import { stepTimeoutMs, type Timeouts } from './timeouts.js';
 

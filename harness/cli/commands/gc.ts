@@ -1,16 +1,15 @@
-/** `gc`: reap machines a crashed run left behind (by bootpath's own pidfiles, never by name). */
-import { reapOrphans } from '../../../vm/reaper.js';
+/** `gc`: reap machines a crashed run left behind, by each backend's own records (never by name). */
+import { reapAllOrphans } from '../../../vm/backends.js';
 import type { CliIo } from '../io.js';
 
 export async function gcCommand(opts: { json: boolean }, io: CliIo): Promise<number> {
-  const report = await reapOrphans();
+  const reaps = await reapAllOrphans();
   if (opts.json) {
-    io.stdout(JSON.stringify(report, null, 2) + '\n');
+    io.stdout(JSON.stringify(Object.fromEntries(reaps.map((r) => [r.backend, r.reap.report])), null, 2) + '\n');
     return 0;
   }
-  for (const k of report.killed) io.stdout(`killed orphaned machine pid ${k.pid} (${k.runDir})\n`);
-  for (const s of report.removedStale) io.stdout(`removed stale pidfile ${s.pidfile}: ${s.reason}\n`);
-  for (const s of report.skipped) io.stdout(`left ${s.pidfile}: ${s.reason}\n`);
-  io.stdout(`gc: ${report.killed.length} machine(s) reaped, ${report.removedStale.length} stale pidfile(s) removed\n`);
+  for (const { reap } of reaps) for (const line of [...reap.reaped, ...reap.removed, ...reap.skipped]) io.stdout(`${line}\n`);
+  const count = (key: 'reaped' | 'removed'): number => reaps.reduce((n, r) => n + r.reap[key].length, 0);
+  io.stdout(`gc: ${count('reaped')} machine(s) reaped, ${count('removed')} stale record(s) removed\n`);
   return 0;
 }

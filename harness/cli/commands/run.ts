@@ -10,8 +10,8 @@ import { ExitCode } from '../../../core/errors.js';
 import { cacheDir, repoRoot } from '../../../core/paths.js';
 import { resolveImage, type ResolvedImage } from '../../../images/resolve.js';
 import { resolveAccel } from '../../../vm/accel.js';
-import { requireQemu } from '../../../vm/host-facts.js';
-import { installSignalHandlers, reapOrphans } from '../../../vm/reaper.js';
+import { BACKENDS, reapAllOrphans } from '../../../vm/backends.js';
+import { installSignalHandlers } from '../../../vm/reaper.js';
 import { GithubSummaryReporter } from '../../reporters/github.js';
 import { LineReporter, TtyReporter } from '../../reporters/terminal.js';
 import { ResultsWriter } from '../../results/writer.js';
@@ -29,9 +29,9 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
     io.stderr(`shard ${opts.shard?.index}/${opts.shard?.total} has no runs (${allPlans.length} in total)\n`);
     return ExitCode.ok;
   }
-  const { qemu } = await requireQemu();
-  const reaped = await reapOrphans();
-  if (reaped.killed.length > 0) io.stderr(`reaped ${reaped.killed.length} machine(s) left by a crashed run: ${reaped.killed.map((k) => k.pid).join(', ')}\n`);
+  const { qemu } = await BACKENDS[opts.backend].requireHost();
+  const reaped = (await reapAllOrphans()).flatMap((r) => r.reap.reaped);
+  if (reaped.length > 0) io.stderr(`reaped ${reaped.length} machine(s) left by a crashed run:\n${reaped.map((line) => `  ${line}\n`).join('')}`);
 
   const accel = await resolveAccel(opts.accel);
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;

@@ -5,19 +5,19 @@
  */
 import path from 'node:path';
 import type { ResolvedImage } from '../../images/resolve.js';
-import { createMachine } from '../../vm/backend.js';
+import { BACKENDS, type BackendName } from '../../vm/backends.js';
 import type { Accel, Machine, Provisioning } from '../../vm/machine.js';
 import { cloudInitMetaData, cloudInitProvisioning, cloudInitUserData } from '../../vm/provision/cloud-init.js';
 import { sshProvisioning } from '../../vm/provision/ignition.js';
 import { generateKeyPair, type GeneratedKeyPair } from '../../vm/ssh-keys.js';
 import { promises as fs } from 'node:fs';
-import { connectGuest } from '../guest/connect.js';
-import { rebootGuest, type RebootResult } from '../guest/reboot.js';
-import type { ExecOptions, ExecResult, GuestSession } from '../guest/session.js';
+import { connectGuest } from './connect.js';
+import { rebootGuest, type RebootResult } from './reboot.js';
+import type { ExecOptions, ExecResult, GuestSession } from './session.js';
 import { readHostState } from '../state/read.js';
 import type { HostState } from '../state/types.js';
 import type { SizedMachinePlan } from '../scenario/plan.js';
-import type { Timeouts } from './timeouts.js';
+import type { Timeouts } from '../run/timeouts.js';
 import { escapeRegExp } from '../../core/regexp.js';
 
 export interface GuestMachineOptions {
@@ -28,7 +28,7 @@ export interface GuestMachineOptions {
   /** This machine's own directory under the run's results. */
   dir: string;
   accel: Accel;
-  backend: 'qemu' | 'libvirt';
+  backend: BackendName;
   timeouts: Timeouts;
   log: (line: string) => void;
   signal: AbortSignal;
@@ -70,7 +70,7 @@ export class GuestMachine {
     // The private host key only needed to reach the provisioning config; don't leave it in results.
     await fs.rm(hostKey.privateKeyPath, { force: true });
 
-    const machine = createMachine(
+    const machine = BACKENDS[opts.backend].create(
       {
         name: plan.name,
         runDir: opts.dir,
@@ -83,7 +83,7 @@ export class GuestMachine {
         provisioning,
         restartOnGuestReset: true,
       },
-      { backend: opts.backend },
+      {},
     );
     const guest = new GuestMachine(plan, machine, entry.user, opts.clientKey, hostKey, opts.timeouts, opts.log);
     try {
