@@ -62,11 +62,11 @@ export interface BootEnd {
 }
 
 /** QMP ShutdownCause values after which the end of a boot means "boot again". */
-export const RESET_REASONS: ReadonlySet<string> = new Set(['guest-reset', 'host-qmp-system-reset']);
+const RESET_REASONS: ReadonlySet<string> = new Set(['guest-reset', 'host-qmp-system-reset']);
 /** QMP ShutdownCause of a guest that panicked (pvpanic): a death of kind 'panic'. */
 export const PANIC_REASON = 'guest-panic';
 /** QMP ShutdownCause of a guest that powered itself off. */
-export const SHUTDOWN_REASON = 'guest-shutdown';
+const SHUTDOWN_REASON = 'guest-shutdown';
 
 export type BootEndDecision =
   | { kind: 'stopped-by-harness' }
@@ -94,7 +94,7 @@ function deferred(): Deferred {
 }
 
 /** Resolves true when `p` settles first, false after `ms` (the timer never outlives the race). */
-export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);

@@ -23,7 +23,7 @@ export interface RebootCommands {
   failedUnits: string;
 }
 
-export const defaultRebootCommands: RebootCommands = {
+const defaultRebootCommands: RebootCommands = {
   bootId: BOOT_ID_COMMAND,
   systemState: 'systemctl is-system-running',
   failedUnits: 'systemctl --failed --plain --no-legend',

@@ -22,7 +22,7 @@ export interface WaitStrategy<T> {
 }
 
 /** systemd states in which the boot is still going on. */
-export const ACTIVE_SYSTEMD_STATES: ReadonlySet<string> = new Set(['initializing', 'starting']);
+const ACTIVE_SYSTEMD_STATES: ReadonlySet<string> = new Set(['initializing', 'starting']);
 /** A shell's "command not found". */
 const NOT_FOUND = 127;
 

@@ -39,7 +39,7 @@ export function qemuOptValue(value: string): string {
 }
 
 /** `-name` value: bootpath-<run>-<machine>; `process=` (the thread name) is cut to 15 chars by the kernel. */
-export function qemuProcessName(runId: string, machineName: string): string {
+function qemuProcessName(runId: string, machineName: string): string {
   return `bootpath-${sanitizeName(runId)}-${sanitizeName(machineName)}`;
 }
 
