@@ -94,6 +94,7 @@ const libvirt: MachineBackend = {
 export const BACKENDS = { qemu, libvirt } as const satisfies Record<string, MachineBackend>;
 
 export type BackendName = keyof typeof BACKENDS;
+// Object.keys widens to string[]; the keys are exactly BACKENDS' (a const object literal).
 export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];
 export const DEFAULT_BACKEND: BackendName = 'qemu';
 

@@ -156,17 +156,20 @@ export function dueForAttempt(o: { now: number; lastStartAt: number; lastRefused
 }
 
 interface AttemptHandlers {
+  /** Called before anything can fail, so the attempt is tracked when its first event comes. */
+  onStart: (a: Attempt) => void;
   onReady: (a: Attempt) => void;
   onFailed: (a: Attempt, err: Error) => void;
   onHostKeyMismatch: (err: HostKeyMismatchError) => void;
 }
 
 /** Open one TCP connection + SSH handshake to `endpoint`; the handlers hear how it ends. */
-function openAttempt(endpoint: SshEndpoint, o: { user: string; privateKey: Buffer; pinned: PinnedHostKey; pacing: Pacing }, h: AttemptHandlers): Attempt {
+function openAttempt(endpoint: SshEndpoint, o: { user: string; privateKey: Buffer; pinned: PinnedHostKey; pacing: Pacing }, h: AttemptHandlers): void {
   const sock = new net.Socket();
   const client = new Client();
   const attempt: Attempt = { client, sock, endpoint, talking: false, finished: false, timers: [], startedAt: performance.now() };
   let presentedKey: string | null = null;
+  h.onStart(attempt);
   attempt.timers.push(
     setTimeout(() => {
       if (!attempt.talking) h.onFailed(attempt, new Error(`port accepts but no SSH banner within ${o.pacing.bannerTimeout} ms`));
@@ -199,7 +202,6 @@ function openAttempt(endpoint: SshEndpoint, o: { user: string; privateKey: Buffe
   sock.once('data', () => {
     attempt.talking = true;
   });
-  return attempt;
 }
 
 /** Close an attempt for good; late errors from a closed loser are noise, never unhandled. */
@@ -259,6 +261,7 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
       fn();
     };
     const handlers: AttemptHandlers = {
+      onStart: (a) => attempts.add(a),
       onFailed: (a, err) => {
         if (a.finished) return;
         abandon(a);
@@ -300,7 +303,7 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
       }
       lastStartAt = performance.now();
       attemptCount++;
-      attempts.add(openAttempt(endpoint, { user: opts.user, privateKey, pinned, pacing }, handlers));
+      openAttempt(endpoint, { user: opts.user, privateKey, pinned, pacing }, handlers);
     };
 
     const onAbort = (): void => settle(() => reject(opts.signal?.reason));

@@ -154,6 +154,7 @@ export function all<const S extends readonly WaitStrategy<unknown>[]>(...strateg
     description: strategies.map((s) => s.description).join(' and '),
     waitUntilReady: async (target, timeoutMs) => {
       const results = await Promise.all(strategies.map((s) => s.waitUntilReady(target, timeoutMs)));
+      // Promise.all over a mapped tuple types its result as an array; the order is the tuple's.
       return results as Results<S>;
     },
   };
