@@ -80,7 +80,7 @@ export class QemuMachine extends MachineBase<Boot> {
 
   protected async prepare(): Promise<void> {
     const spec = this.spec;
-    const { overlay, extraDisks, ignitionConfig, seedIso, uefi } = await prepareMachineFiles(spec, this.ownedFiles);
+    const { overlay, extraDisks, ignitionConfig, seedIso, smbiosCredentialFiles, uefi } = await prepareMachineFiles(spec, this.ownedFiles);
     this.setpriv = await parentDeathHelper(this.opts.parentDeathSignal);
     const base: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> = {
       qemuBinary: this.opts.qemuBinary ?? QEMU_BINARY,
@@ -97,6 +97,7 @@ export class QemuMachine extends MachineBase<Boot> {
     if (overlay) base.overlay = overlay;
     if (ignitionConfig) base.ignitionConfig = ignitionConfig;
     if (seedIso) base.seedIso = seedIso;
+    if (smbiosCredentialFiles) base.smbiosCredentialFiles = smbiosCredentialFiles;
     if (uefi) base.uefi = uefi;
     if (spec.directKernel) base.directKernel = spec.directKernel;
     this.launchBase = base;
