@@ -22,7 +22,7 @@ import { rebootGuest } from '../harness/guest/reboot.js';
 import { scaledTimeouts } from '../harness/run/timeouts.js';
 import { buildTestbed } from '../images/testbed/builder.js';
 import { resolveAccel } from '../vm/accel.js';
-import { createMachine } from '../vm/backend.js';
+import { createMachine } from '../vm/backends.js';
 import { sshProvisioning } from '../vm/provision/ignition.js';
 import { installSignalHandlers } from '../vm/reaper.js';
 import { generateKeyPair } from '../vm/ssh-keys.js';

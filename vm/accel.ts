@@ -152,11 +152,6 @@ export function cachedKvmProbe(opts: ResolveAccelOptions = {}): Promise<KvmProbe
   return cachedProbe;
 }
 
-/** For tests: forget the cached verdict. */
-export function resetAccelCache(): void {
-  cachedProbe = null;
-}
-
 export async function resolveAccel(requested: 'auto' | Accel, opts: ResolveAccelOptions = {}): Promise<AccelVerdict> {
   if (requested === 'tcg') return { accel: 'tcg', reason: 'TCG was requested', timeoutScale: timeoutScaleFor('tcg') };
   const probe = await cachedKvmProbe(opts);

@@ -175,11 +175,16 @@ function kvmRemedy(): string {
 /** Fallback when no probe ran; matches accel.ts's TCG factor. */
 const TCG_SCALE_FALLBACK = 5;
 
+/** Throw HostNotCapableError (exit 3) with the remedy when qemu-img is missing (every backend makes overlays with it). */
+export async function requireQemuImg(): Promise<string> {
+  const qemuImg = await whichBinary('qemu-img');
+  if (!qemuImg) throw new HostNotCapableError('qemu-img was not found on PATH; bootpath needs it for overlay disks', QEMU_IMG_REMEDY);
+  return qemuImg;
+}
+
 /** Throw HostNotCapableError (exit 3) with the remedy when QEMU or qemu-img is missing. */
 export async function requireQemu(): Promise<{ qemu: string; qemuImg: string }> {
   const qemu = await whichBinary(QEMU_BINARY);
   if (!qemu) throw new HostNotCapableError(`${QEMU_BINARY} was not found on PATH; bootpath boots machines with QEMU`, QEMU_REMEDY);
-  const qemuImg = await whichBinary('qemu-img');
-  if (!qemuImg) throw new HostNotCapableError('qemu-img was not found on PATH; bootpath needs it for overlay disks', QEMU_IMG_REMEDY);
-  return { qemu, qemuImg };
+  return { qemu, qemuImg: await requireQemuImg() };
 }

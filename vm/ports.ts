@@ -19,6 +19,13 @@ export function isHostfwdBindFailure(stderr: string): boolean {
   return /could not set up host forwarding rule/i.test(stderr);
 }
 
+/** QEMU's user-network forward from 127.0.0.1:hostPort to the guest (both backends pass it to QEMU). */
+export function hostForwardRule(hostPort: number, guestPort: number): string {
+  if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new Error(`invalid host port ${hostPort}`);
+  // Always an explicit loopback address: an empty host address would mean 0.0.0.0 (all interfaces).
+  return `hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+}
+
 export class PortAllocator {
   private readonly held = new Set<number>();
 

@@ -23,7 +23,7 @@ export function processStartTime(pid: number): number | null {
 }
 
 /** Process state letter (field 3): 'Z' for a zombie, which counts as gone. */
-export function processState(pid: number): string | null {
+function processState(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic.js';
 import { ExitCode, errorMessage } from '../core/errors.js';
 import { stateDir } from '../core/paths.js';
-import { reapLibvirtOrphans, type LibvirtReapReport } from './libvirt/reaper.js';
 import { isSameProcessAlive, processCmdline, processStartTime } from './proc.js';
 
 /**
@@ -138,8 +137,6 @@ export interface ReapReport {
   removedStale: { pidfile: string; reason: string }[];
   /** Pidfiles left alone: owner still running, unreadable file… */
   skipped: { pidfile: string; reason: string }[];
-  /** Orphaned libvirt domains (present only when the libvirt backend left records in the state dir). */
-  libvirt?: LibvirtReapReport;
 }
 
 function isPidfileRecord(v: unknown): v is PidfileRecord {
@@ -171,9 +168,6 @@ export async function reapOrphans(opts: { stateDir?: string } = {}): Promise<Rea
   const dir = machinesStateDir(opts.stateDir ?? stateDir());
   const report: ReapReport = { killed: [], removedStale: [], skipped: [] };
   let names: string[];
-  // libvirt domains are not processes of ours: they are found by their metadata (vm/libvirt/reaper.ts).
-  const libvirt = await reapLibvirtOrphans({ stateDir: opts.stateDir ?? stateDir() });
-  if (libvirt.destroyed.length > 0 || libvirt.skipped.length > 0) report.libvirt = libvirt;
   try {
     names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json'));
   } catch {

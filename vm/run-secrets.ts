@@ -10,7 +10,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { errorMessage } from '../core/errors.js';
 import { stateDir as defaultStateDir } from '../core/paths.js';
-import { sanitizeName } from './qemu/command.js';
+import { sanitizeName } from './names.js';
 import { isSameProcessAlive, processStartTime } from './proc.js';
 
 const OWNER_FILE = 'owner.json';

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { didYouMean } from '../../core/did-you-mean.js';
+import { BACKEND_NAMES, DEFAULT_BACKEND, type BackendName } from '../../vm/backends.js';
 
 export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'merge' | 'help' | 'version';
 const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'help', 'version', 'run'];
@@ -12,7 +13,6 @@ const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'me
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
 export type ReporterChoice = 'auto' | 'tty' | 'line' | 'quiet';
-export type BackendChoice = 'qemu' | 'libvirt';
 
 export interface CliOptions {
   command: Command;
@@ -33,7 +33,7 @@ export interface CliOptions {
   shard: { index: number; total: number } | null;
   failFast: boolean;
   offline: boolean;
-  backend: BackendChoice;
+  backend: BackendName;
   verifyCache: boolean;
   insecureNoChecksum: boolean;
   write: boolean;
@@ -145,7 +145,7 @@ export function parseCli(argv: string[]): CliOptions {
     shard,
     failFast: v['fail-fast'] ?? false,
     offline: v.offline ?? false,
-    backend: oneOf('backend', v.backend, ['qemu', 'libvirt'] as const, 'qemu'),
+    backend: oneOf('backend', v.backend, BACKEND_NAMES, DEFAULT_BACKEND),
     verifyCache: v['verify-cache'] ?? false,
     insecureNoChecksum: v['insecure-no-checksum'] ?? false,
     write: v.write ?? false,
@@ -174,7 +174,7 @@ Usage (through npm, put options after --):
 Options:
   --parallel N|auto     scenarios at once (default 1; auto sizes to host memory/CPUs)
   --accel auto|kvm|tcg  acceleration (auto probes KVM for real and falls back to TCG)
-  --backend qemu|libvirt
+  --backend ${BACKEND_NAMES.join('|')}   machine backend (default ${DEFAULT_BACKEND})
   --results DIR         results root (default results/); each run writes results/<run-id>/
   --keep never|on-failure|always   keep machines running after the run (prints the ssh command)
   --retries N           rerun failed runs; a pass on retry is reported flaky

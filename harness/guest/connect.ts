@@ -83,6 +83,137 @@ function describe(ep: SshEndpoint | null): string {
   return ep ? `${ep.host}:${ep.port}` : '(no endpoint yet)';
 }
 
+/** The connect options with their defaults applied. */
+interface Pacing {
+  interval: number;
+  refusedRetry: number;
+  maxSilent: number;
+  bannerTimeout: number;
+  minSilentAge: number;
+  unreadyInterval: number;
+  handshakeTimeout: number;
+  keepaliveInterval: number;
+  keepaliveCountMax: number;
+}
+
+function pacingOf(opts: ConnectOptions): Pacing {
+  const interval = opts.attemptIntervalMs ?? 150;
+  const bannerTimeout = opts.bannerTimeoutMs ?? 2500;
+  return {
+    interval,
+    refusedRetry: Math.min(interval, opts.refusedRetryMs ?? 50),
+    maxSilent: opts.maxSilentAttempts ?? 8,
+    bannerTimeout,
+    minSilentAge: Math.min(bannerTimeout, opts.minSilentAgeMs ?? 1000),
+    unreadyInterval: Math.max(interval, opts.unreadyIntervalMs ?? 5000),
+    handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+    keepaliveInterval: opts.keepaliveIntervalMs ?? 2000,
+    keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+  };
+}
+
+async function readPrivateKey(file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (e) {
+    throw new InfraError(`cannot read the SSH private key ${file}: ${errorMessage(e)}`, 'ssh');
+  }
+}
+
+/** What the scheduler knows when it considers a new attempt. */
+export interface AttemptView {
+  talking: boolean;
+  startedAt: number;
+}
+
+export type AttemptDecision = { kind: 'start' } | { kind: 'wait' } | { kind: 'supersede-then-start'; oldest: number };
+
+/**
+ * Whether to start another attempt now, and whether the oldest silent one must make room first.
+ * `hinted`: a ready hint was given (then one silent attempt at a time); `readyAt`: when it said
+ * sshd is up (-Infinity before).
+ */
+export function decideAttempt(attempts: readonly AttemptView[], o: { now: number; hinted: boolean; readyAt: number; maxSilent: number; minSilentAge: number }): AttemptDecision {
+  // A real sshd is answering one of the attempts: let that handshake finish instead of piling
+  // more handshakes on a guest that may be emulated (each costs sshd a fork and a key exchange).
+  if (attempts.some((a) => a.talking)) return { kind: 'wait' };
+  // At the cap, the oldest silent attempt makes room — but only once it is old enough: under
+  // TCG a freshly started guest sshd can take a second or more to send its banner, and cutting
+  // it short then means never connecting (and loading the guest with abandoned sshd children).
+  const silent = attempts.map((a, i) => ({ a, i })).filter(({ a }) => !a.talking);
+  if (silent.length < (o.hinted ? 1 : o.maxSilent)) return { kind: 'start' };
+  const oldest = silent[0]!;
+  // (an attempt from before the guest said it was ready is likely parked in slirp: replace it now)
+  if (oldest.a.startedAt >= o.readyAt && o.now - oldest.a.startedAt < o.minSilentAge) return { kind: 'wait' };
+  return { kind: 'supersede-then-start', oldest: oldest.i };
+}
+
+/** Whether the ticker should try now: every interval (sparser before the ready hint), sooner after a refusal. */
+export function dueForAttempt(o: { now: number; lastStartAt: number; lastRefusedAt: number; ready: boolean; pacing: Pick<Pacing, 'interval' | 'unreadyInterval' | 'refusedRetry'> }): boolean {
+  const every = o.ready ? o.pacing.interval : o.pacing.unreadyInterval;
+  const refusedSinceLastStart = o.lastRefusedAt >= o.lastStartAt;
+  return o.now - o.lastStartAt >= every || (refusedSinceLastStart && o.now - o.lastStartAt >= o.pacing.refusedRetry);
+}
+
+interface AttemptHandlers {
+  /** Called before anything can fail, so the attempt is tracked when its first event comes. */
+  onStart: (a: Attempt) => void;
+  onReady: (a: Attempt) => void;
+  onFailed: (a: Attempt, err: Error) => void;
+  onHostKeyMismatch: (err: HostKeyMismatchError) => void;
+}
+
+/** Open one TCP connection + SSH handshake to `endpoint`; the handlers hear how it ends. */
+function openAttempt(endpoint: SshEndpoint, o: { user: string; privateKey: Buffer; pinned: PinnedHostKey; pacing: Pacing }, h: AttemptHandlers): void {
+  const sock = new net.Socket();
+  const client = new Client();
+  const attempt: Attempt = { client, sock, endpoint, talking: false, finished: false, timers: [], startedAt: performance.now() };
+  let presentedKey: string | null = null;
+  h.onStart(attempt);
+  attempt.timers.push(
+    setTimeout(() => {
+      if (!attempt.talking) h.onFailed(attempt, new Error(`port accepts but no SSH banner within ${o.pacing.bannerTimeout} ms`));
+    }, o.pacing.bannerTimeout),
+  );
+  client.on('ready', () => h.onReady(attempt));
+  client.on('error', (err: Error) => {
+    if (presentedKey !== null) return h.onHostKeyMismatch(new HostKeyMismatchError(describe(endpoint), o.pinned.fingerprint, presentedKey));
+    h.onFailed(attempt, err);
+  });
+  client.on('close', () => h.onFailed(attempt, new Error('connection closed before the SSH handshake finished')));
+
+  sock.connect(endpoint.port, endpoint.host);
+  client.connect({
+    sock,
+    username: o.user,
+    privateKey: o.privateKey,
+    readyTimeout: o.pacing.handshakeTimeout,
+    keepaliveInterval: o.pacing.keepaliveInterval,
+    keepaliveCountMax: o.pacing.keepaliveCountMax,
+    algorithms: { serverHostKey: hostKeyAlgorithms(o.pinned) },
+    hostVerifier: (key: Buffer): boolean => {
+      if (key.equals(o.pinned.blob)) return true;
+      presentedKey = fingerprintOf(key);
+      return false;
+    },
+  });
+  // Added after ssh2 paused the socket, so this listener does not start the flow early; it sees
+  // the same bytes as ssh2 once ssh2 resumes.
+  sock.once('data', () => {
+    attempt.talking = true;
+  });
+}
+
+/** Close an attempt for good; late errors from a closed loser are noise, never unhandled. */
+function closeAttempt(a: Attempt): void {
+  a.finished = true;
+  for (const t of a.timers) clearTimeout(t);
+  a.client.removeAllListeners('ready');
+  a.client.on('error', () => {});
+  a.client.destroy();
+  a.sock.destroy();
+}
+
 /**
  * Connect to the guest, retrying until the deadline. Attempts overlap: a new one starts every
  * attemptIntervalMs even while earlier ones hang waiting for a banner, so SSH being ready is noticed
@@ -98,18 +229,8 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
   );
   if (opts.signal?.aborted) throw opts.signal.reason;
   const pinned = parsePublicKeyLine(opts.hostPublicKey);
-  let privateKey: Buffer;
-  try {
-    privateKey = await fs.readFile(opts.privateKeyPath);
-  } catch (e) {
-    throw new InfraError(`cannot read the SSH private key ${opts.privateKeyPath}: ${errorMessage(e)}`, 'ssh');
-  }
-  const interval = opts.attemptIntervalMs ?? 150;
-  const refusedRetry = Math.min(interval, opts.refusedRetryMs ?? 50);
-  const maxSilent = opts.maxSilentAttempts ?? 8;
-  const bannerTimeout = opts.bannerTimeoutMs ?? 2500;
-  const minSilentAge = Math.min(bannerTimeout, opts.minSilentAgeMs ?? 1000);
-  const unreadyInterval = Math.max(interval, opts.unreadyIntervalMs ?? 5000);
+  const privateKey = await readPrivateKey(opts.privateKeyPath);
+  const pacing = pacingOf(opts);
   const started = performance.now();
 
   return new Promise<GuestSession>((resolve, reject) => {
@@ -127,13 +248,8 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
 
     const abandon = (a: Attempt): void => {
       if (a.finished) return;
-      a.finished = true;
       attempts.delete(a);
-      for (const t of a.timers) clearTimeout(t);
-      a.client.removeAllListeners('ready');
-      a.client.on('error', () => {}); // late errors from a closed loser are noise, never unhandled
-      a.client.destroy();
-      a.sock.destroy();
+      closeAttempt(a);
     };
     const settle = (fn: () => void): void => {
       if (settled) return;
@@ -144,12 +260,29 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
       for (const a of [...attempts]) abandon(a);
       fn();
     };
-    const attemptFailed = (a: Attempt, err: Error): void => {
-      if (a.finished) return;
-      abandon(a);
-      lastError = `${describe(a.endpoint)}: ${err.message}`;
-      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') lastRefusedAt = performance.now();
-      opts.onAttemptError?.(err);
+    const handlers: AttemptHandlers = {
+      onStart: (a) => attempts.add(a),
+      onFailed: (a, err) => {
+        if (a.finished) return;
+        abandon(a);
+        lastError = `${describe(a.endpoint)}: ${err.message}`;
+        if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') lastRefusedAt = performance.now();
+        opts.onAttemptError?.(err);
+      },
+      onReady: (a) => {
+        if (a.finished || settled) return abandon(a);
+        a.finished = true;
+        attempts.delete(a);
+        for (const t of a.timers) clearTimeout(t);
+        a.client.removeAllListeners('error');
+        a.client.removeAllListeners('close');
+        const session = new SshGuestSession(a.client, { endpoint: a.endpoint, user: opts.user, shell: opts.shell, log: opts.log });
+        opts.log?.(
+          `ssh ${opts.user}@${describe(a.endpoint)} ready after ${Math.round(performance.now() - started)} ms (${attemptCount} attempts, handshake ${Math.round(performance.now() - a.startedAt)} ms)`,
+        );
+        settle(() => resolve(session));
+      },
+      onHostKeyMismatch: (err) => settle(() => reject(err)),
     };
 
     const startAttempt = (): void => {
@@ -160,72 +293,17 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
         return;
       }
       lastEndpoint = endpoint;
-      // A real sshd is answering one of the attempts: let that handshake finish instead of piling
-      // more handshakes on a guest that may be emulated (each costs sshd a fork and a key exchange).
-      if ([...attempts].some((a) => a.talking)) return;
-      // At the cap, the oldest silent attempt makes room — but only once it is old enough: under
-      // TCG a freshly started guest sshd can take a second or more to send its banner, and cutting
-      // it short then means never connecting (and loading the guest with abandoned sshd children).
-      const silent = [...attempts].filter((a) => !a.talking);
-      if (silent.length >= (hinted ? 1 : maxSilent)) {
-        const oldest = silent[0]!;
-        // (an attempt from before the guest said it was ready is likely parked in slirp: replace it now)
-        if (oldest.startedAt >= readyAt && performance.now() - oldest.startedAt < minSilentAge) return;
-        attemptFailed(oldest, new Error(`no SSH banner after ${Math.round(performance.now() - oldest.startedAt)} ms; superseded by a newer attempt`));
+      const list = [...attempts];
+      const now = performance.now();
+      const decision = decideAttempt(list, { now, hinted, readyAt, maxSilent: pacing.maxSilent, minSilentAge: pacing.minSilentAge });
+      if (decision.kind === 'wait') return;
+      if (decision.kind === 'supersede-then-start') {
+        const oldest = list[decision.oldest]!;
+        handlers.onFailed(oldest, new Error(`no SSH banner after ${Math.round(now - oldest.startedAt)} ms; superseded by a newer attempt`));
       }
       lastStartAt = performance.now();
       attemptCount++;
-      const sock = new net.Socket();
-      const client = new Client();
-      const attempt: Attempt = { client, sock, endpoint, talking: false, finished: false, timers: [], startedAt: performance.now() };
-      attempts.add(attempt);
-      let presentedKey: string | null = null;
-
-      attempt.timers.push(
-        setTimeout(() => {
-          if (!attempt.talking) attemptFailed(attempt, new Error(`port accepts but no SSH banner within ${bannerTimeout} ms`));
-        }, bannerTimeout),
-      );
-      client.on('ready', () => {
-        if (attempt.finished || settled) return abandon(attempt);
-        attempt.finished = true;
-        attempts.delete(attempt);
-        for (const t of attempt.timers) clearTimeout(t);
-        client.removeAllListeners('error');
-        client.removeAllListeners('close');
-        const session = new SshGuestSession(client, { endpoint, user: opts.user, shell: opts.shell, log: opts.log });
-        opts.log?.(`ssh ${opts.user}@${describe(endpoint)} ready after ${Math.round(performance.now() - started)} ms (${attemptCount} attempts, handshake ${Math.round(performance.now() - attempt.startedAt)} ms)`);
-        settle(() => resolve(session));
-      });
-      client.on('error', (err: Error) => {
-        if (presentedKey !== null) {
-          const mismatch = new HostKeyMismatchError(describe(endpoint), pinned.fingerprint, presentedKey);
-          return settle(() => reject(mismatch));
-        }
-        attemptFailed(attempt, err);
-      });
-      client.on('close', () => attemptFailed(attempt, new Error('connection closed before the SSH handshake finished')));
-
-      sock.connect(endpoint.port, endpoint.host);
-      client.connect({
-        sock,
-        username: opts.user,
-        privateKey,
-        readyTimeout: opts.handshakeTimeoutMs ?? 10_000,
-        keepaliveInterval: opts.keepaliveIntervalMs ?? 2000,
-        keepaliveCountMax: opts.keepaliveCountMax ?? 3,
-        algorithms: { serverHostKey: hostKeyAlgorithms(pinned) },
-        hostVerifier: (key: Buffer): boolean => {
-          if (key.equals(pinned.blob)) return true;
-          presentedKey = fingerprintOf(key);
-          return false;
-        },
-      });
-      // Added after ssh2 paused the socket, so this listener does not start the flow early; it sees
-      // the same bytes as ssh2 once ssh2 resumes.
-      sock.once('data', () => {
-        attempt.talking = true;
-      });
+      openAttempt(endpoint, { user: opts.user, privateKey, pinned, pacing }, handlers);
     };
 
     const onAbort = (): void => settle(() => reject(opts.signal?.reason));
@@ -240,14 +318,10 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
       },
       Math.max(0, opts.deadlineMs - Date.now()),
     );
-    // A fine-grained tick decides when to start: every `interval`, or sooner once the latest
-    // attempt was refused (so a port that starts listening is tried again within refusedRetry).
+    // A fine-grained tick decides when to start (see dueForAttempt).
     const ticker = setInterval(() => {
-      const now = performance.now();
-      const refusedSinceLastStart = lastRefusedAt >= lastStartAt;
-      const every = ready ? interval : unreadyInterval;
-      if (now - lastStartAt >= every || (refusedSinceLastStart && now - lastStartAt >= refusedRetry)) startAttempt();
-    }, refusedRetry);
+      if (dueForAttempt({ now: performance.now(), lastStartAt, lastRefusedAt, ready, pacing })) startAttempt();
+    }, pacing.refusedRetry);
     void sshdUp?.then((up) => {
       // (not up: no hint after all — the sparse attempts carry on until the deadline)
       if (!up || settled || ready) return;

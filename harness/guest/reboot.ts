@@ -1,18 +1,11 @@
-import { errorMessage, InfraError } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
+import { abortable, pollUntil, sleep, WaitTimeoutError } from '../../core/wait.js';
 import { ConnectionLostError } from './errors.js';
-import type { GuestSession } from './session.js';
+import type { ExecResult, GuestSession } from './session.js';
+import { BOOT_ID_COMMAND, forSystemdSettled, readBootId, stateOf } from './wait-strategies.js';
 
-/**
- * How a reboot ended. `came-back-unexpected` is only produced when the caller's expectDeployment
- * hook reports a problem (the caller judges deployments from HostState).
- */
-export type RebootVerdict =
-  | 'ok'
-  | 'did-not-go-down'
-  | 'did-not-come-back'
-  | 'came-back-degraded'
-  | 'did-not-settle'
-  | 'came-back-unexpected';
+/** How a reboot ended. The caller judges the deployment the guest came back on (from HostState). */
+export type RebootVerdict = 'ok' | 'did-not-go-down' | 'did-not-come-back' | 'came-back-degraded' | 'did-not-settle';
 
 export interface RebootTimeouts {
   /** After the trigger finished, how long the old boot may keep answering. */
@@ -30,8 +23,8 @@ export interface RebootCommands {
   failedUnits: string;
 }
 
-export const defaultRebootCommands: RebootCommands = {
-  bootId: 'cat /proc/sys/kernel/random/boot_id',
+const defaultRebootCommands: RebootCommands = {
+  bootId: BOOT_ID_COMMAND,
   systemState: 'systemctl is-system-running',
   failedUnits: 'systemctl --failed --plain --no-legend',
 };
@@ -46,8 +39,6 @@ export interface RebootOptions {
   /** The machine's failureSignal: a dead guest aborts the wait with the signal's reason. */
   signal?: AbortSignal;
   consoleTail?: () => string;
-  /** Judges the deployment the guest came back on; a returned string is the problem (verdict came-back-unexpected). */
-  expectDeployment?: (session: GuestSession) => Promise<string | null>;
   commands?: Partial<RebootCommands>;
   /** How often the old session is probed for its boot id while waiting for it to go down (default 500 ms). */
   pollIntervalMs?: number;
@@ -77,50 +68,16 @@ export interface RebootResult {
   timestamps: { triggeredAt: number; downAt: number | null; upAt: number | null; settledAt: number | null };
   /** The trigger failed with something other than the expected connection drop. */
   triggerError: string | null;
-  /** The expectDeployment hook's complaint. */
-  unexpected: string | null;
   consoleTail: string | null;
   /** The session on the new boot (null when the guest did not come back). The caller owns it. */
   session: GuestSession | null;
 }
 
-const ACTIVE_STATES = new Set(['initializing', 'starting']);
+/** How long a probe of the old boot may go unanswered before the boot counts as gone. */
 const PROBE_NO_ANSWER_MS = 3000;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Race a promise against the abort signal (the machine dying ends every wait at once). */
-function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
+/** Reading the boot id on a fresh session. */
+const BOOT_ID_READ_MS = 5000;
+const LAST_READ_GRACE_MS = BOOT_ID_READ_MS + 1000;
 
 /** `systemctl --failed --plain --no-legend` → unit names (first column). */
 export function parseFailedUnits(text: string): string[] {
@@ -131,44 +88,184 @@ export function parseFailedUnits(text: string): string[] {
     .map((line) => line.split(/\s+/)[0] ?? line);
 }
 
-async function readBootId(session: GuestSession, command: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
-  const r = await session.exec(command, { timeoutMs, signal });
-  const id = r.stdout.trim();
-  if (r.exitCode !== 0 || !id) {
-    throw new InfraError(`could not read the boot id with \`${command}\`: exit ${String(r.exitCode)}, ${r.stderr.trim() || 'no output'}`, 'ssh');
+/** The trigger runs in the background: the connection dropping under it is what a reboot looks like. */
+function runTrigger(session: GuestSession, trigger: (s: GuestSession) => Promise<unknown>): { done: Promise<void>; error: () => string | null } {
+  let error: string | null = null;
+  const done = trigger(session).then(
+    () => undefined,
+    (e: unknown) => {
+      if (!(e instanceof ConnectionLostError)) error = errorMessage(e);
+    },
+  );
+  return { done, error: () => error };
+}
+
+type OldBootProbe = 'up' | 'gone' | 'new-id';
+
+/** One look at the old boot over its own session: still answering with its id, gone, or (through a proxy) a new id. */
+async function probeOldBoot(session: GuestSession, command: string, oldBootId: string, signal: AbortSignal): Promise<OldBootProbe> {
+  if (!session.isOpen) return 'gone';
+  const answer = await Promise.race([
+    session.exec(command, { timeoutMs: PROBE_NO_ANSWER_MS, signal }).then(
+      (r) => (r.exitCode === 0 ? r.stdout.trim() : null),
+      () => null,
+    ),
+    sleep(PROBE_NO_ANSWER_MS, signal).then(() => null),
+    session.closed.then(() => null),
+  ]);
+  if (answer === null) return 'gone';
+  return answer === oldBootId ? 'up' : 'new-id';
+}
+
+/**
+ * Phase "down": from the trigger's end (or the connection dropping under it) the old boot has
+ * goDownMs to stop answering. null: it did not.
+ */
+async function waitGoneDown(o: {
+  session: GuestSession;
+  command: string;
+  oldBootId: string;
+  triggerDone: Promise<void>;
+  goDownMs: number;
+  intervalMs: number;
+  signal?: AbortSignal;
+}): Promise<{ at: number; probe: OldBootProbe } | null> {
+  await abortable(Promise.race([o.triggerDone, o.session.closed]), o.signal);
+  // The connection dropping ends the wait at once rather than at the next poll.
+  const dropped = new AbortController();
+  void o.session.closed.then(() => dropped.abort(new Error('session closed')));
+  const signal = o.signal ? AbortSignal.any([o.signal, dropped.signal]) : dropped.signal;
+  try {
+    const probe = await pollUntil((s) => probeOldBoot(o.session, o.command, o.oldBootId, s).catch(() => 'gone' as const), {
+      timeoutMs: o.goDownMs,
+      intervalMs: o.intervalMs,
+      signal,
+      until: (p) => p !== 'up',
+      describe: () => `boot ${o.oldBootId} to stop answering`,
+    });
+    return { at: Date.now(), probe };
+  } catch (e) {
+    if (o.signal?.aborted) throw e;
+    if (dropped.signal.aborted) return { at: Date.now(), probe: 'gone' };
+    if (e instanceof WaitTimeoutError) return null;
+    throw e;
   }
-  return id;
+}
+
+type ComeBack = { kind: 'new-boot'; session: GuestSession; bootId: string } | { kind: 'old-boot' } | { kind: 'unreachable'; error: string };
+
+/**
+ * Phase "up": sessions until one reports a new boot id. A session that still reaches the old boot
+ * (shutdown not finished) is closed and another is opened. `reconnect` retries until the deadline
+ * itself, so its failure ends the phase.
+ */
+async function waitNewBoot(o: {
+  reconnect: (deadlineMs: number) => Promise<GuestSession>;
+  command: string;
+  oldBootId: string;
+  comeBackMs: number;
+  signal?: AbortSignal;
+}): Promise<{ session: GuestSession; bootId: string } | { error: string }> {
+  const deadline = Date.now() + o.comeBackMs;
+  const stillOld = `sshd answered but still on the old boot ${o.oldBootId} (shutdown not finished)`;
+  let sawOldBoot = false;
+  const attempt = async (signal: AbortSignal): Promise<ComeBack> => {
+    if (sawOldBoot && Date.now() >= deadline) return { kind: 'unreachable', error: stillOld };
+    let candidate: GuestSession;
+    try {
+      candidate = await abortable(o.reconnect(deadline), signal);
+    } catch (e) {
+      if (signal.aborted) throw e; // Ctrl-C, a dead machine, or the deadline: pollUntil says which
+      return { kind: 'unreachable', error: errorMessage(e) };
+    }
+    try {
+      const bootId = await readBootId(candidate, o.command, BOOT_ID_READ_MS, signal);
+      if (bootId !== o.oldBootId) return { kind: 'new-boot', session: candidate, bootId };
+    } catch (e) {
+      await candidate.close();
+      throw e;
+    }
+    await candidate.close();
+    sawOldBoot = true;
+    return { kind: 'old-boot' };
+  };
+  try {
+    // reconnect keeps its own deadline and says why it gave up (ECONNREFUSED…); the poll's own
+    // limit only has to cover the last boot id read after it.
+    const r = await pollUntil(attempt, {
+      timeoutMs: o.comeBackMs + LAST_READ_GRACE_MS,
+      intervalMs: 200,
+      ...(o.signal ? { signal: o.signal } : {}),
+      until: (c) => c.kind !== 'old-boot',
+      describe: (c, err) =>
+        `a session on a new boot; last error: ${err !== undefined ? errorMessage(err) : c?.kind === 'old-boot' ? stillOld : 'no attempt yet'}`,
+    });
+    if (r.kind === 'new-boot') return { session: r.session, bootId: r.bootId };
+    return { error: r.kind === 'unreachable' ? r.error : 'no session' };
+  } catch (e) {
+    if (e instanceof WaitTimeoutError) return { error: e.message };
+    throw e;
+  }
+}
+
+/** Phase "settle": systemd leaves initializing/starting. */
+async function waitSettled(
+  session: GuestSession,
+  command: string,
+  settleMs: number,
+  signal?: AbortSignal,
+): Promise<{ settled: true; state: string | null } | { settled: false; message: string; lastState: string | null }> {
+  try {
+    const state = await forSystemdSettled({ command }).waitUntilReady({ session, ...(signal ? { signal } : {}) }, settleMs);
+    return { settled: true, state };
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
+    const last: unknown = e.lastValue;
+    return { settled: false, message: e.message, lastState: isExecResult(last) ? (stateOf(last) ?? null) : null };
+  }
+}
+
+function isExecResult(v: unknown): v is ExecResult {
+  return typeof v === 'object' && v !== null && 'exitCode' in v && 'stdout' in v;
+}
+
+/** The failed units of a degraded boot, or a note why they could not be listed. */
+async function failedUnitsOf(session: GuestSession, command: string, signal?: AbortSignal): Promise<string[]> {
+  try {
+    const r = await session.exec(command, { timeoutMs: 10_000, ...(signal ? { signal } : {}) });
+    return parseFailedUnits(r.stdout);
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason;
+    return [`(could not list failed units: ${errorMessage(e)})`];
+  }
 }
 
 /**
  * Reboot the guest and tell apart the ways that can go wrong. The reboot is recognised by a new
  * boot_id, never by the port (slirp accepts TCP while the guest is down). Reconnection overlaps
  * attempts (connectGuest), so a new boot is noticed well under a second after sshd accepts.
+ * Phases: trigger → down (old boot stops answering) → up (a session on a new boot) → settle
+ * (systemd done) → failed units when degraded.
  */
 export async function rebootGuest(opts: RebootOptions): Promise<RebootResult> {
   const cmds: RebootCommands = { ...defaultRebootCommands, ...opts.commands };
   const { signal } = opts;
   const log = opts.log ?? ((): void => {});
-  const pollInterval = opts.pollIntervalMs ?? 500;
   const oldSession = opts.session;
 
   const oldBootId = await abortable(readBootId(oldSession, cmds.bootId, 10_000, signal), signal);
   const triggeredAt = Date.now();
-  const base = {
-    oldBootId,
-    triggerError: null as string | null,
-    unexpected: null as string | null,
-    consoleTail: null as string | null,
-  };
+  const trigger = runTrigger(oldSession, opts.trigger ?? ((s: GuestSession) => s.exec('systemctl reboot', { sudo: true, timeoutMs: 30_000 })));
   const result = (
     verdict: RebootVerdict,
     message: string,
-    rest: Partial<Omit<RebootResult, 'verdict' | 'message'>> & { downAt?: number | null; upAt?: number | null; settledAt?: number | null },
+    rest: Partial<Pick<RebootResult, 'newBootId' | 'systemState' | 'failedUnits' | 'consoleTail' | 'session'>> & { downAt?: number | null; upAt?: number | null; settledAt?: number | null },
   ): RebootResult => {
     const downAt = rest.downAt ?? null;
     const upAt = rest.upAt ?? null;
     const settledAt = rest.settledAt ?? null;
-    const r: RebootResult = {
+    log(`reboot: ${verdict} (${message.split('\n')[0]})`);
+    return {
       verdict,
       message,
       oldBootId,
@@ -182,68 +279,23 @@ export async function rebootGuest(opts: RebootOptions): Promise<RebootResult> {
         totalMs: Date.now() - triggeredAt,
       },
       timestamps: { triggeredAt, downAt, upAt, settledAt },
-      triggerError: base.triggerError,
-      unexpected: rest.unexpected ?? null,
+      triggerError: trigger.error(),
       consoleTail: rest.consoleTail ?? null,
       session: rest.session ?? null,
     };
-    log(`reboot: ${verdict} (${message.split('\n')[0]})`);
-    return r;
   };
 
-  // --- trigger ---------------------------------------------------------------------------------
-  const trigger = opts.trigger ?? ((s: GuestSession) => s.exec('systemctl reboot', { sudo: true, timeoutMs: 30_000 }));
-  let triggerDoneAt: number | null = null;
-  const triggerDone = (async (): Promise<void> => {
-    try {
-      await trigger(oldSession);
-    } catch (e) {
-      // The connection dropping under the trigger is what a reboot looks like.
-      if (!(e instanceof ConnectionLostError)) base.triggerError = errorMessage(e);
-    } finally {
-      triggerDoneAt = Date.now();
-    }
-  })();
-  void triggerDone;
-
-  // --- wait for the old boot to stop answering ---------------------------------------------------
-  let droppedReason: string | null = null;
-  void oldSession.closed.then((why) => {
-    droppedReason = why ? why.message : 'session closed';
+  const down = await waitGoneDown({
+    session: oldSession,
+    command: cmds.bootId,
+    oldBootId,
+    triggerDone: trigger.done,
+    goDownMs: opts.timeouts.goDownMs,
+    intervalMs: opts.pollIntervalMs ?? 500,
+    ...(signal ? { signal } : {}),
   });
-  let downAt: number | null = null;
-  let sawNewIdOnOld = false;
-  while (downAt === null) {
-    if (droppedReason !== null || !oldSession.isOpen) {
-      downAt = Date.now();
-      break;
-    }
-    if (triggerDoneAt !== null && Date.now() - triggerDoneAt > opts.timeouts.goDownMs) break;
-    const probe = await abortable(
-      Promise.race([
-        oldSession.exec(cmds.bootId, { timeoutMs: PROBE_NO_ANSWER_MS, signal }).then(
-          (r) => (r.exitCode === 0 ? r.stdout.trim() : 'error'),
-          () => 'error',
-        ),
-        sleep(PROBE_NO_ANSWER_MS).then(() => 'no-answer'),
-        oldSession.closed.then(() => 'error'),
-      ]),
-      signal,
-    );
-    if (probe === 'error' || probe === 'no-answer') {
-      downAt = Date.now();
-      break;
-    }
-    if (probe !== oldBootId) {
-      sawNewIdOnOld = true; // cannot happen over one TCP connection, but a proxy could; count it as down and up
-      downAt = Date.now();
-      break;
-    }
-    // Wake up as soon as the connection drops rather than at the next poll.
-    await abortable(Promise.race([sleep(pollInterval), oldSession.closed.then(() => undefined)]), signal);
-  }
-  if (downAt === null) {
-    const why = base.triggerError ? `; the trigger failed: ${base.triggerError}` : '';
+  if (!down) {
+    const why = trigger.error() ? `; the trigger failed: ${trigger.error()}` : '';
     return result(
       'did-not-go-down',
       `the guest did not go down within ${opts.timeouts.goDownMs} ms after the reboot trigger finished: boot id ${oldBootId} still answers${why}`,
@@ -251,115 +303,33 @@ export async function rebootGuest(opts: RebootOptions): Promise<RebootResult> {
     );
   }
   void oldSession.close().catch(() => {});
-  log(`reboot: boot ${oldBootId} went down after ${downAt - triggeredAt} ms${sawNewIdOnOld ? ' (new boot id seen on old session)' : ''}`);
+  // A new id over the old connection cannot happen over one TCP connection, but a proxy could: count it as down and up.
+  log(`reboot: boot ${oldBootId} went down after ${down.at - triggeredAt} ms${down.probe === 'new-id' ? ' (new boot id seen on old session)' : ''}`);
 
-  // --- wait for a session on a new boot ---------------------------------------------------------
-  const comeBackDeadline = downAt + opts.timeouts.comeBackMs;
-  let session: GuestSession | null = null;
-  let newBootId: string | null = null;
-  let lastError = 'no attempt yet';
-  while (Date.now() < comeBackDeadline) {
-    let candidate: GuestSession;
-    try {
-      candidate = await abortable(opts.reconnect(comeBackDeadline), signal);
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason;
-      lastError = errorMessage(e);
-      break; // reconnect already retried until the deadline
-    }
-    try {
-      const id = await abortable(readBootId(candidate, cmds.bootId, 5000, signal), signal);
-      if (id !== oldBootId) {
-        session = candidate;
-        newBootId = id;
-        break;
-      }
-      lastError = `sshd answered but still on the old boot ${oldBootId} (shutdown not finished)`;
-    } catch (e) {
-      if (signal?.aborted) {
-        await candidate.close();
-        throw signal.reason;
-      }
-      lastError = errorMessage(e);
-    }
-    await candidate.close();
-    await sleep(200, signal);
-  }
-  if (!session || !newBootId) {
+  const up = await waitNewBoot({ reconnect: opts.reconnect, command: cmds.bootId, oldBootId, comeBackMs: opts.timeouts.comeBackMs, ...(signal ? { signal } : {}) });
+  if ('error' in up) {
     const tail = opts.consoleTail?.() ?? null;
     return result(
       'did-not-come-back',
-      `the guest went down but no SSH session reported a new boot id within ${opts.timeouts.comeBackMs} ms; last error: ${lastError}` +
-        (tail ? `\nconsole tail:\n${tail}` : ''),
-      { downAt, consoleTail: tail },
+      `the guest went down but no SSH session reported a new boot id within ${opts.timeouts.comeBackMs} ms; last error: ${up.error}` + (tail ? `\nconsole tail:\n${tail}` : ''),
+      { downAt: down.at, consoleTail: tail },
     );
   }
   const upAt = Date.now();
+  const { session, bootId: newBootId } = up;
   log(`reboot: new boot ${newBootId} answered ${upAt - triggeredAt} ms after the trigger`);
 
-  // --- wait for systemd to settle ----------------------------------------------------------------
-  const settleDeadline = upAt + opts.timeouts.settleMs;
-  let systemState: string | null = null;
-  let settledAt: number | null = null;
-  let settleProblem: string | null = null;
-  for (;;) {
-    try {
-      const remaining = Math.max(1000, settleDeadline - Date.now());
-      const r = await session.exec(cmds.systemState, { timeoutMs: Math.min(10_000, remaining), signal });
-      if (r.exitCode === 127) {
-        systemState = null; // no systemctl: nothing to wait for
-        settledAt = Date.now();
-        break;
-      }
-      systemState = r.stdout.trim().split('\n').pop()?.trim() || null;
-      if (systemState !== null && !ACTIVE_STATES.has(systemState)) {
-        settledAt = Date.now();
-        break;
-      }
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason;
-      settleProblem = errorMessage(e);
-    }
-    if (Date.now() >= settleDeadline) break;
-    await sleep(250, signal);
+  const settled = await waitSettled(session, cmds.systemState, opts.timeouts.settleMs, signal);
+  const common = { newBootId, downAt: down.at, upAt, session };
+  if (!settled.settled) {
+    return result('did-not-settle', `the guest came back (boot ${newBootId}) but ${settled.message}`, { ...common, systemState: settled.lastState });
   }
-  const common = { newBootId, systemState, downAt, upAt, settledAt, session };
-  if (settledAt === null) {
-    return result(
-      'did-not-settle',
-      `the guest came back (boot ${newBootId}) but systemd was still ${systemState ?? 'not answering'} after ${opts.timeouts.settleMs} ms` +
-        (settleProblem ? `; last error: ${settleProblem}` : ''),
-      common,
-    );
-  }
-
-  let failedUnits: string[] = [];
+  const settledAt = Date.now();
+  const systemState = settled.state;
   if (systemState !== null && systemState !== 'running') {
-    try {
-      const r = await session.exec(cmds.failedUnits, { timeoutMs: 10_000, signal });
-      failedUnits = parseFailedUnits(r.stdout);
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason;
-      failedUnits = [`(could not list failed units: ${errorMessage(e)})`];
-    }
-  }
-
-  if (opts.expectDeployment) {
-    const problem = await abortable(opts.expectDeployment(session), signal);
-    if (problem) {
-      return result('came-back-unexpected', `the guest came back on an unexpected deployment: ${problem}`, {
-        ...common,
-        failedUnits,
-        unexpected: problem,
-      });
-    }
-  }
-  if (systemState !== null && systemState !== 'running') {
+    const failedUnits = await failedUnitsOf(session, cmds.failedUnits, signal);
     const units = failedUnits.length ? `; failed units: ${failedUnits.join(', ')}` : '';
-    return result('came-back-degraded', `the guest came back (boot ${newBootId}) but systemd reports ${systemState}${units}`, {
-      ...common,
-      failedUnits,
-    });
+    return result('came-back-degraded', `the guest came back (boot ${newBootId}) but systemd reports ${systemState}${units}`, { ...common, systemState, settledAt, failedUnits });
   }
-  return result('ok', `rebooted into boot ${newBootId} (${systemState ?? 'no systemctl'})`, { ...common, failedUnits });
+  return result('ok', `rebooted into boot ${newBootId} (${systemState ?? 'no systemctl'})`, { ...common, systemState, settledAt });
 }

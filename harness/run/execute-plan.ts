@@ -16,9 +16,10 @@ import type { RunPlan } from '../scenario/plan.js';
 import type { HostState } from '../state/types.js';
 import { runIdentity } from '../results/identity.js';
 import type { EventBus } from './events.js';
-import type { GuestMachine, GuestMachineOptions } from './guest-machine.js';
+import type { GuestMachine, GuestMachineOptions } from '../guest/machine.js';
 import type { Machine } from '../../vm/machine.js';
 import type { StepGuest } from '../steps/types.js';
+import type { BackendName } from '../../vm/backends.js';
 import { machineVcpus } from './admission.js';
 import { executeStep } from './steps.js';
 import { kindModule } from '../steps/registry.js';
@@ -47,7 +48,7 @@ export interface PlanDeps<G extends PlanGuest = GuestMachine> {
   accel: Accel;
   /** Runs at once: machines without an explicit `cpus` are sized by it (machineVcpus). */
   parallel: number;
-  backend: 'qemu' | 'libvirt';
+  backend: BackendName;
   timeouts: Timeouts;
   keep: KeepPolicy;
   clientKey: GeneratedKeyPair;

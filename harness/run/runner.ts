@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import pLimit from 'p-limit';
 import { errorMessage } from '../../core/errors.js';
 import type { ResolvedImage } from '../../images/resolve.js';
+import type { BackendName } from '../../vm/backends.js';
 import type { Accel } from '../../vm/machine.js';
 import { RunSecrets } from '../../vm/run-secrets.js';
 import { generateKeyPair } from '../../vm/ssh-keys.js';
@@ -18,7 +19,7 @@ import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } fro
 import { emptyTotals, runIdentity } from '../results/identity.js';
 import { EventBus, type Reporter } from './events.js';
 import { executePlan, type KeepPolicy, type PlanDeps, type PlanGuest } from './execute-plan.js';
-import type { GuestMachine } from './guest-machine.js';
+import type { GuestMachine } from '../guest/machine.js';
 import { scaledTimeouts } from './timeouts.js';
 import { scheduleOrder } from './schedule.js';
 
@@ -33,7 +34,7 @@ export interface RunnerOptions<G extends PlanGuest = GuestMachine> {
   accel: Accel;
   accelReason: string;
   timeoutScale: number;
-  backend: 'qemu' | 'libvirt';
+  backend: BackendName;
   shard: string | null;
   resolveImage: (plan: RunPlan, machine: string) => Promise<ResolvedImage>;
   host: Omit<HostRecord, 'accel' | 'accelReason'>;

@@ -172,7 +172,7 @@ describe('rebootGuest against a real sshd (simulated reboots)', function () {
     expect(r.message).to.contain('bootpath-broken.service');
   });
 
-  it('did-not-settle and came-back-unexpected are their own verdicts', async () => {
+  it('did-not-settle is its own verdict', async () => {
     await fs.writeFile(stateFile, 'starting\n');
     const r = await rebootGuest({
       ...baseOptions(),
@@ -183,18 +183,6 @@ describe('rebootGuest against a real sshd (simulated reboots)', function () {
     expect(r.verdict).to.equal('did-not-settle');
     expect(r.message).to.contain('still starting');
     await background;
-
-    await fs.writeFile(stateFile, 'running\n');
-    const r2 = await rebootGuest({
-      ...baseOptions(),
-      session: r.session!,
-      trigger: async () => simulateReboot(200, 'boot-3'),
-      timeouts: { goDownMs: 3000, comeBackMs: 10_000, settleMs: 3000 },
-      expectDeployment: async () => 'booted image is quay.io/x:1, expected quay.io/x:2',
-    });
-    expect(r2.verdict).to.equal('came-back-unexpected');
-    expect(r2.oldBootId).to.equal('boot-2');
-    expect(r2.unexpected).to.contain('expected quay.io/x:2');
   });
 
   it('aborts with the machine failure while waiting for the guest to come back', async () => {

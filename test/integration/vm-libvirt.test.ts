@@ -10,7 +10,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createMachine } from '../../vm/backend.js';
+import { createMachine, reapAllOrphans } from '../../vm/backends.js';
 import { runChecked, runCommand } from '../../vm/exec.js';
 import { BOOTPATH_METADATA_NS, parseBootpathMetadata } from '../../vm/libvirt/domain-xml.js';
 import type { LibvirtMachine } from '../../vm/libvirt/machine.js';
@@ -18,7 +18,7 @@ import { readDomainRecords } from '../../vm/libvirt/records.js';
 import { reapLibvirtOrphans } from '../../vm/libvirt/reaper.js';
 import type { MachineEvent } from '../../vm/machine.js';
 import { processStartTime } from '../../vm/proc.js';
-import { liveProcessCount, reapOrphans } from '../../vm/reaper.js';
+import { liveProcessCount } from '../../vm/reaper.js';
 import { ensureLibvirtd, type LibvirtdHandle } from '../support/libvirtd.js';
 import { expectPanicFailsFast, expectRebootRestartsOnSameOverlay, failureOf, sha256 } from '../support/machine-contract.js';
 import { createTinyBaseDisk, ensureTinyGuest, tinyGuestSpec, TINY_READY, type TinyGuest, type TinyGuestMode } from '../support/tiny-guest.js';
@@ -208,9 +208,9 @@ describe('vm: libvirt machines with the tiny guest (TCG)', function () {
     expect(names).to.contain(live.domainName);
     // The machine whose domain was reaped notices.
     expect((await failureOf(orphan.failureSignal)).kind).to.equal('died');
-    // reapOrphans (what `gc` calls) includes libvirt and finds nothing more to do.
-    const again = await reapOrphans({ stateDir: stateDir() });
-    expect(again.libvirt?.destroyed ?? []).to.deep.equal([]);
+    // Every backend's reaper (what `gc` calls) finds nothing more to do.
+    const again = await reapAllOrphans({ stateDir: stateDir() });
+    expect(again.flatMap((b) => b.reap.reaped)).to.deep.equal([]);
     expect((await readDomainRecords(stateDir())).map((r) => r.record?.domain)).to.deep.equal([live.domainName]);
   });
 });

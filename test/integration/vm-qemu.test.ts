@@ -12,7 +12,7 @@ import path from 'node:path';
 import { HostNotCapableError } from '../../core/errors.js';
 import { repoRoot } from '../../core/paths.js';
 import { resolveAccel } from '../../vm/accel.js';
-import { createMachine } from '../../vm/backend.js';
+import { createMachine } from '../../vm/backends.js';
 import { runChecked } from '../../vm/exec.js';
 import type { MachineEvent } from '../../vm/machine.js';
 import { PortAllocator } from '../../vm/ports.js';

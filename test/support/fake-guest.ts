@@ -173,7 +173,6 @@ export class FakeGuest implements PlanGuest {
       phases: { downMs: 1, upMs: 2, settleMs: 1, totalMs: 4 },
       timestamps: { triggeredAt: 0, downAt: 1, upAt: 2, settledAt: 3 },
       triggerError: null,
-      unexpected: null,
       consoleTail: null,
       session: back ? this.session0 : null,
     };

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runPlans } from '../../harness/run/runner.js';
-import { GuestMachine } from '../../harness/run/guest-machine.js';
+import { GuestMachine } from '../../harness/guest/machine.js';
 import { listScenarioFiles, loadScenarioFiles } from '../../harness/scenario/load.js';
 import { loadContext } from '../../harness/scenario/questions.js';
 import type { RunPlan } from '../../harness/scenario/plan.js';

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { diffStates } from '../../harness/state/diff.js';
 import { buildStateScript, defaultStateCommands, hostStateFromSections, splitSections } from '../../harness/state/read.js';
 import type { HostState } from '../../harness/state/types.js';
 
@@ -183,39 +182,5 @@ describe('guest state script sections', () => {
     const script = buildStateScript({ ...defaultStateCommands, bootc: "bootc status --format=json # it's" }, 'n1');
     expect(script).to.contain(`bg bootc 'bootc status --format=json # it'\\''s'`);
     expect(script).to.contain(`if [ "$rc" = 2 ]; then run bootcLegacy 'bootc status --json'; fi`);
-  });
-});
-
-describe('diffStates', () => {
-  it('describes an upgrade with layering and karg changes in readable lines', () => {
-    const before = state({ rpm: 'rpm-ostree-layered-staged.json', bootc: 'bootc-staged-incompatible.json', bootId: 'b1', cmdline: 'rw quiet foo=1' });
-    const after = state({
-      rpm: 'rpm-ostree-layered-booted.json',
-      bootc: 'bootc-d-layered-incompatible.json',
-      bootId: 'b2',
-      cmdline: 'rw foo=1 bootpath.test="a b"',
-      os: OS_RELEASE.replace('VERSION_ID=41', 'VERSION_ID=42'),
-    });
-    const changes = diffStates(before, after);
-    const text = changes.map((c) => c.text);
-    expect(text).to.include('rebooted (boot b1 → b2)');
-    expect(text).to.include('booted.packages: +htop');
-    expect(text).to.include('booted.incompatible: false → true');
-    expect(text).to.include('staged: quay.io/fedora/fedora-coreos:stable → (none)');
-    expect(text).to.include('rollback: (none) → quay.io/fedora/fedora-coreos:stable');
-    expect(text).to.include('kargs: +bootpath.test="a b" -quiet');
-    expect(text).to.include('os-release.VERSION_ID: 41 → 42');
-    const kargs = changes.find((c) => c.field === 'kargs');
-    expect(kargs?.added).to.deep.equal(['bootpath.test="a b"']);
-    expect(kargs?.removed).to.deep.equal(['quiet']);
-  });
-
-  it('is empty for identical states and reports image/digest/version changes', () => {
-    const a = state({ bootc: 'bootc-b-staged.json' });
-    expect(diffStates(a, a)).to.deep.equal([]);
-    const b = state({ bootc: 'bootc-c-rollback.json' });
-    const text = diffStates(a, b).map((c) => c.text);
-    expect(text).to.include('booted.digest: sha256:736b359467c9437c1ac915acaae952aad854e07eb4a16a94999a48af08c83c34 → sha256:16dc2b6256b4ff0d2ec18d2dbfb06d117904010c8cf9732cdb022818cf7a7566');
-    expect(text).to.include('staged: quay.io/example/someimage:latest → (none)');
   });
 });

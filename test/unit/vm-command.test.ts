@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { buildQemuArgs, hostForwardRule, qemuOptValue, withParentDeathSignal, type QemuLaunch } from '../../vm/qemu/command.js';
+import { withParentDeathSignal } from '../../vm/parent-death.js';
+import { hostForwardRule } from '../../vm/ports.js';
+import { buildQemuArgs, qemuOptValue, type QemuLaunch } from '../../vm/qemu/command.js';
 
 const base: QemuLaunch = {
   qemuBinary: 'qemu-system-x86_64',

@@ -1,5 +1,7 @@
 import type { Accel, DirectKernelBoot } from '../machine.js';
-import { hostForwardRule, sanitizeName, smbiosCredentialArgs } from '../qemu/command.js';
+import { sanitizeName } from '../names.js';
+import { hostForwardRule } from '../ports.js';
+import { smbiosCredentialArgs } from '../qemu/command.js';
 import { IGNITION_FW_CFG_NAME } from '../provision/ignition.js';
 
 /**

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { whichBinary } from '../exec.js';
 import { LineDecoder } from '../qmp.js';
-import { withParentDeathSignal } from '../qemu/command.js';
+import { withParentDeathSignal } from '../parent-death.js';
 import type { Virsh } from './virsh.js';
 
 /**

@@ -1,4 +1,6 @@
 import type { Accel, DirectKernelBoot } from '../machine.js';
+import { sanitizeName } from '../names.js';
+import { hostForwardRule } from '../ports.js';
 
 /**
  * The QEMU command line, as an argv array (never a shell string). Pure: everything it needs is in
@@ -38,20 +40,9 @@ export function qemuOptValue(value: string): string {
   return value.replaceAll(',', ',,');
 }
 
-/** [a-z0-9-] only, so names are safe in -name, file names and process titles. */
-export function sanitizeName(value: string): string {
-  return value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
-}
-
 /** `-name` value: bootpath-<run>-<machine>; `process=` (the thread name) is cut to 15 chars by the kernel. */
-export function qemuProcessName(runId: string, machineName: string): string {
+function qemuProcessName(runId: string, machineName: string): string {
   return `bootpath-${sanitizeName(runId)}-${sanitizeName(machineName)}`;
-}
-
-export function hostForwardRule(hostPort: number, guestPort: number): string {
-  if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new Error(`invalid host port ${hostPort}`);
-  // Always an explicit loopback address: an empty host address would mean 0.0.0.0 (all interfaces).
-  return `hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
 }
 
 /**
@@ -110,13 +101,4 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
   else args.push('-chardev', `socket,id=qmp,path=${qemuOptValue(l.qmp.socketPath)},server=on,wait=off`);
   args.push('-mon', 'chardev=qmp,mode=control');
   return args;
-}
-
-/**
- * Run QEMU through `setpriv --pdeathsig KILL` so the kernel kills it when bootpath dies, even by
- * SIGKILL (Node cannot call prctl itself). setpriv execs QEMU: same pid, so kill() still works.
- */
-export function withParentDeathSignal(setprivPath: string | null, qemuBinary: string, args: string[]): { file: string; args: string[] } {
-  if (!setprivPath) return { file: qemuBinary, args };
-  return { file: setprivPath, args: ['--pdeathsig', 'KILL', '--', qemuBinary, ...args] };
 }

@@ -2,19 +2,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { HostNotCapableError, InfraError, errorMessage } from '../../core/errors.js';
+import { InfraError, errorMessage } from '../../core/errors.js';
 import type { ConsoleCheck } from '../console-checks.js';
 import type { ConsoleTail } from '../console.js';
-import { whichBinary } from '../exec.js';
 import { QEMU_BINARY } from '../host-facts.js';
-import { MachineBase } from '../machine-base.js';
-import { MachineConsole } from '../machine-console.js';
+import { MachineBase, type LaunchResult, type LaunchTarget } from '../machine-base.js';
 import { prepareMachineFiles } from '../machine-files.js';
-import type { Machine, MachineSpec } from '../machine.js';
-import { isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
+import type { MachineSpec } from '../machine.js';
+import { parentDeathHelper, withParentDeathSignal } from '../parent-death.js';
+import { isHostfwdBindFailure, type PortAllocator } from '../ports.js';
 import { QmpClient, type QmpEvent } from '../qmp.js';
 import { pidfilePath, registerLiveProcess, writePidfile } from '../reaper.js';
-import { buildQemuArgs, withParentDeathSignal, type QemuLaunch } from './command.js';
+import { buildQemuArgs, type QemuLaunch } from './command.js';
 
 export interface QemuMachineOptions {
   /** Groups machines of one run in pidfile names and process titles. Default: the run dir's parent name. */
@@ -34,25 +33,27 @@ export interface QemuMachineOptions {
   startTimeoutMs?: number;
 }
 
+interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 interface Boot {
   n: number;
   tail: ConsoleTail;
   child: ChildProcess;
   qmp: QmpClient;
   stderrLog: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ExitStatus>;
   unregister: () => void;
 }
 
-/** SHUTDOWN reasons after which a -no-reboot QEMU exit means "boot again". */
-const RESET_REASONS = new Set(['guest-reset', 'host-qmp-system-reset']);
-
-export class QemuMachine extends MachineBase<Boot> implements Machine {
+export class QemuMachine extends MachineBase<Boot> {
+  protected readonly bootNoun = 'QEMU';
   private readonly opts: QemuMachineOptions;
   private setpriv: string | null = null;
   private launchBase: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> | null = null;
-  private pidfile: string;
-  private ownedFiles: string[] = [];
+  private readonly pidfile: string;
 
   constructor(spec: MachineSpec, opts: QemuMachineOptions = {}) {
     super(spec, opts);
@@ -60,261 +61,150 @@ export class QemuMachine extends MachineBase<Boot> implements Machine {
     this.pidfile = pidfilePath(this.runId, spec.name, opts.stateDir);
   }
 
-  protected isOff(): boolean {
-    return this.state === 'off' && !this.current && !this.restarting;
-  }
-
   /** pid of the current QEMU process (null when not running). */
   get pid(): number | null {
     return this.current?.child.pid ?? null;
-  }
-
-  /** Whether a QEMU process is currently running for this machine. */
-  get running(): boolean {
-    return this.current !== null;
   }
 
   get pidfilePath(): string {
     return this.pidfile;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // start
-
-  async start(): Promise<void> {
-    if (this.state !== 'new') throw new Error(`machine ${this.spec.name} was already started`);
-    this.state = 'starting';
-    const spec = this.spec;
-    try {
-      const { overlay, extraDisks, ignitionConfig, seedIso, smbiosCredentialFiles, uefi } = await prepareMachineFiles(spec, this.ownedFiles);
-
-      const pdeath = this.opts.parentDeathSignal ?? process.env.BOOTPATH_VM_NO_PDEATHSIG !== '1';
-      this.setpriv = pdeath ? await whichBinary('setpriv') : null;
-
-      const base: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> = {
-        qemuBinary: this.opts.qemuBinary ?? QEMU_BINARY,
-        accel: spec.accel,
-        runId: this.runId,
-        machineName: spec.name,
-        memoryMiB: spec.memoryMiB,
-        cpus: spec.cpus,
-        extraDisks,
-        guestPort: spec.sshGuestPort ?? 22,
-        noReboot: spec.restartOnGuestReset ?? true,
-      };
-      if (this.opts.machineType) base.machineType = this.opts.machineType;
-      if (overlay) base.overlay = overlay;
-      if (ignitionConfig) base.ignitionConfig = ignitionConfig;
-      if (seedIso) base.seedIso = seedIso;
-      if (smbiosCredentialFiles) base.smbiosCredentialFiles = smbiosCredentialFiles;
-      if (uefi) base.uefi = uefi;
-      if (spec.directKernel) base.directKernel = spec.directKernel;
-      this.launchBase = base;
-
-      await this.launch(1);
-      this.state = 'running';
-    } catch (err) {
-      await this.destroy({ keepFiles: true }).catch(() => undefined);
-      if (err instanceof HostNotCapableError || err instanceof InfraError) throw err;
-      throw new InfraError(`machine ${spec.name} could not start: ${errorMessage(err)}`, 'machine-start');
-    }
-  }
-
-  /** Spawn one QEMU process for boot `n`; retries with a new port when the forward cannot bind. */
-  private async launch(n: number): Promise<void> {
-    const base = this.launchBase;
-    if (!base) throw new Error('launch before start');
-    const consoleLog = MachineConsole.fileFor(this.spec.runDir, n);
-    const stderrLog = path.join(this.spec.runDir, `qemu-${n}.stderr.log`);
-    const wantsPort = this.spec.sshGuestPort !== null;
-    let lastError = '';
-    for (let attempt = 1; attempt <= MAX_PORT_ATTEMPTS; attempt++) {
-      // Keep the machine's port across restarts (the harness may hold it); a new one only if taken.
-      if (wantsPort && this.port === null) this.port = this.ports.acquire();
-      const launch: QemuLaunch = { ...base, consoleLog, hostPort: wantsPort ? this.port : null, qmp: { fd: 3 } };
-      const argv = buildQemuArgs(launch);
-      const cmd = withParentDeathSignal(this.setpriv, base.qemuBinary, argv);
-      await fs.rm(consoleLog, { force: true });
-      const errFd = openSync(stderrLog, 'w', 0o600);
-      let child: ChildProcess;
-      try {
-        // detached: its own process group, so a terminal Ctrl-C reaches bootpath (which then kills
-        // QEMU) instead of QEMU exiting on its own first and looking like a crash.
-        child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'ignore', errFd, 'pipe'], detached: true });
-      } finally {
-        closeSync(errFd);
-      }
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-        child.once('exit', (code, signal) => resolve({ code, signal }));
-        child.once('error', () => resolve({ code: null, signal: null }));
-      });
-      const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-      const unregister = child.pid
-        ? registerLiveProcess({ pid: child.pid, pidfile: this.pidfile, label: `${this.runId}/${this.spec.name}` })
-        : () => undefined;
-
-      let qmp: QmpClient;
-      try {
-        const stream = child.stdio[3] as Duplex | null;
-        if (!stream) throw new Error('QEMU has no QMP channel');
-        qmp = await Promise.race([
-          QmpClient.fromStream(stream, { timeoutMs: this.opts.startTimeoutMs ?? 30_000 }),
-          spawnError.then((e) => Promise.reject(new Error(`cannot run ${cmd.file}: ${e.message}`))),
-        ]);
-        // query-status answers only once QEMU's main loop runs, i.e. after every backend (the
-        // port forward included) was set up.
-        await qmp.queryStatus();
-      } catch (err) {
-        child.kill('SIGKILL');
-        const status = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
-        unregister();
-        const stderr = (await fs.readFile(stderrLog, 'utf8').catch(() => '')).trim();
-        if (wantsPort && isHostfwdBindFailure(stderr) && this.port !== null) {
-          // Someone else holds the port: retry on another one.
-          const taken = this.port;
-          this.ports.release(taken);
-          this.port = null;
-          lastError = `port ${taken} was taken`;
-          continue;
-        }
-        const how = status ? (status.signal ? `signal ${status.signal}` : `exit code ${String(status.code)}`) : 'no exit';
-        throw new InfraError(
-          `QEMU for machine ${this.spec.name} failed to start (${how}): ${stderr || errorMessage(err)} [command: ${cmd.file} ${cmd.args.join(' ')}]`,
-          'machine-start',
-        );
-      }
-
-      const tail = this.console.startBoot(n, consoleLog);
-      const boot: Boot = { n, tail, child, qmp, stderrLog, exited, unregister };
-      this.current = boot;
-      if (child.pid) {
-        await writePidfile(this.pidfile, { pid: child.pid, runDir: this.spec.runDir, runId: this.runId, machine: this.spec.name });
-      }
-      void exited.then((status) => this.onQemuExit(boot, status));
-      this.emit({ type: 'boot', boot: n, consoleLog });
-      return;
-    }
-    throw new InfraError(`QEMU for machine ${this.spec.name} could not bind a forwarding port after ${MAX_PORT_ATTEMPTS} attempts (last: ${lastError})`, 'machine-start');
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // console problems and failures
-
-  private fail(kind: 'panic' | 'died' | 'console-error', message: string): void {
-    this.console.fail(kind, message);
-  }
-
-  private async onQemuExit(boot: Boot, status: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
-    boot.unregister();
-    // The SHUTDOWN event may still be in flight on the QMP stream: let it drain (it closes with QEMU).
-    await Promise.race([boot.qmp.closed, new Promise((r) => setTimeout(r, 1000))]);
-    boot.qmp.close();
-    await boot.tail.stop();
-    if (this.current === boot) this.current = null;
-
-    const shutdown = lastShutdown(boot.qmp.events);
-    const reason = typeof shutdown?.data?.['reason'] === 'string' ? shutdown.data['reason'] : null;
-    if (this.intent !== 'none' || this.state === 'destroyed') {
-      this.state = this.state === 'destroyed' ? 'destroyed' : 'off';
-      await fs.rm(this.pidfile, { force: true });
-      return;
-    }
-    if (reason && RESET_REASONS.has(reason) && (this.spec.restartOnGuestReset ?? true)) {
-      this.emit({ type: 'guest-reset', boot: boot.n });
-      this.restarting = this.launch(boot.n + 1).catch((err: unknown) => {
-        const message = `machine ${this.spec.name} died: could not restart QEMU after the guest rebooted: ${errorMessage(err)}`;
-        this.emit({ type: 'died', boot: boot.n, message });
-        this.fail('died', message);
-      });
-      await this.restarting;
-      this.restarting = null;
-      return;
-    }
-    await fs.rm(this.pidfile, { force: true });
-    if (reason === 'guest-shutdown') {
-      this.state = 'off';
-      this.emit({ type: 'guest-shutdown', boot: boot.n });
-      this.console.wake(); // wake waiters: no more console will come
-      return;
-    }
-    this.state = 'off';
-    const how = status.signal ? `killed by signal ${status.signal}` : `exited with code ${String(status.code)}`;
-    const stderr = (await fs.readFile(boot.stderrLog, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-    const message =
-      `machine ${this.spec.name} died: QEMU (pid ${boot.child.pid ?? '?'}) ${how}` +
-      (reason ? ` after SHUTDOWN reason ${reason}` : ' without a shutdown request') +
-      (stderr ? `; QEMU said: ${stderr}` : '') +
-      `; last console lines:\n${boot.tail.tail(15)}`;
-    this.emit({ type: 'died', boot: boot.n, message });
-    this.fail(reason === 'guest-panic' ? 'panic' : 'died', message);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // power
-
   /** The QMP client of the running QEMU process (for harness-level fault injection). */
   get qmp(): QmpClient | null {
     return this.current?.qmp ?? null;
   }
 
-  async powerOff(timeoutMs = 60_000): Promise<void> {
-    await this.settleRestart();
-    const boot = this.current;
-    if (!boot) return;
-    this.intent = 'power-off';
+  // -------------------------------------------------------------------------------------------
+  // boots
+
+  protected async prepare(): Promise<void> {
+    const spec = this.spec;
+    const { overlay, extraDisks, ignitionConfig, seedIso, smbiosCredentialFiles, uefi } = await prepareMachineFiles(spec, this.ownedFiles);
+    this.setpriv = await parentDeathHelper(this.opts.parentDeathSignal);
+    const base: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> = {
+      qemuBinary: this.opts.qemuBinary ?? QEMU_BINARY,
+      accel: spec.accel,
+      runId: this.runId,
+      machineName: spec.name,
+      memoryMiB: spec.memoryMiB,
+      cpus: spec.cpus,
+      extraDisks,
+      guestPort: spec.sshGuestPort ?? 22,
+      noReboot: spec.restartOnGuestReset ?? true,
+    };
+    if (this.opts.machineType) base.machineType = this.opts.machineType;
+    if (overlay) base.overlay = overlay;
+    if (ignitionConfig) base.ignitionConfig = ignitionConfig;
+    if (seedIso) base.seedIso = seedIso;
+    if (smbiosCredentialFiles) base.smbiosCredentialFiles = smbiosCredentialFiles;
+    if (uefi) base.uefi = uefi;
+    if (spec.directKernel) base.directKernel = spec.directKernel;
+    this.launchBase = base;
+  }
+
+  /** Spawn one QEMU process for boot `n` and wait until its main loop runs. */
+  protected async launchBoot(n: number, target: LaunchTarget): Promise<LaunchResult<Boot>> {
+    const base = this.launchBase;
+    if (!base) throw new Error('launch before start');
+    const stderrLog = path.join(this.spec.runDir, `qemu-${n}.stderr.log`);
+    const launch: QemuLaunch = { ...base, consoleLog: target.consoleLog, hostPort: target.hostPort, qmp: { fd: 3 } };
+    const cmd = withParentDeathSignal(this.setpriv, base.qemuBinary, buildQemuArgs(launch));
+    const errFd = openSync(stderrLog, 'w', 0o600);
+    let child: ChildProcess;
+    try {
+      // detached: its own process group, so a terminal Ctrl-C reaches bootpath (which then kills
+      // QEMU) instead of QEMU exiting on its own first and looking like a crash.
+      child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'ignore', errFd, 'pipe'], detached: true });
+    } finally {
+      closeSync(errFd);
+    }
+    const exited = new Promise<ExitStatus>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', () => resolve({ code: null, signal: null }));
+    });
+    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+    const unregister = child.pid
+      ? registerLiveProcess({ pid: child.pid, pidfile: this.pidfile, label: `${this.runId}/${this.spec.name}` })
+      : () => undefined;
+
+    let qmp: QmpClient;
+    try {
+      const stream = child.stdio[3] as Duplex | null;
+      if (!stream) throw new Error('QEMU has no QMP channel');
+      qmp = await Promise.race([
+        QmpClient.fromStream(stream, { timeoutMs: this.opts.startTimeoutMs ?? 30_000 }),
+        spawnError.then((e) => Promise.reject(new Error(`cannot run ${cmd.file}: ${e.message}`))),
+      ]);
+      // query-status answers only once QEMU's main loop runs, i.e. after every backend (the
+      // port forward included) was set up.
+      await qmp.queryStatus();
+    } catch (err) {
+      child.kill('SIGKILL');
+      const status = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+      unregister();
+      const stderr = (await fs.readFile(stderrLog, 'utf8').catch(() => '')).trim();
+      if (target.hostPort !== null && isHostfwdBindFailure(stderr)) return { kind: 'port-taken' };
+      const how = status ? (status.signal ? `signal ${status.signal}` : `exit code ${String(status.code)}`) : 'no exit';
+      throw new InfraError(
+        `QEMU for machine ${this.spec.name} failed to start (${how}): ${stderr || errorMessage(err)} [command: ${cmd.file} ${cmd.args.join(' ')}]`,
+        'machine-start',
+      );
+    }
+    const tail = this.console.startBoot(n, target.consoleLog);
+    return { kind: 'started', boot: { n, tail, child, qmp, stderrLog, exited, unregister } };
+  }
+
+  protected async watchBoot(boot: Boot): Promise<void> {
+    if (boot.child.pid) {
+      await writePidfile(this.pidfile, { pid: boot.child.pid, runDir: this.spec.runDir, runId: this.runId, machine: this.spec.name });
+    }
+    void boot.exited.then((status) => this.onQemuExit(boot, status));
+  }
+
+  private async onQemuExit(boot: Boot, status: ExitStatus): Promise<void> {
+    boot.unregister();
+    // The SHUTDOWN event may still be in flight on the QMP stream: let it drain (it closes with QEMU).
+    await Promise.race([boot.qmp.closed, new Promise((r) => setTimeout(r, 1000))]);
+    boot.qmp.close();
+    // A restart writes the next boot's pidfile; in every other case this one is stale now.
+    await fs.rm(this.pidfile, { force: true });
+    const shutdown = lastShutdown(boot.qmp.events);
+    const reason = typeof shutdown?.data?.['reason'] === 'string' ? shutdown.data['reason'] : null;
+    const how = status.signal ? `killed by signal ${status.signal}` : `exited with code ${String(status.code)}`;
+    await this.bootEnded(boot, {
+      reason,
+      how: `QEMU (pid ${boot.child.pid ?? '?'}) ${how}`,
+      diagnostics: async () => {
+        const stderr = (await fs.readFile(boot.stderrLog, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
+        return stderr ? `QEMU said: ${stderr}` : '';
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // power
+
+  protected async requestPowerOff(boot: Boot): Promise<boolean> {
     try {
       await boot.qmp.systemPowerdown();
     } catch {
-      // QMP gone: QEMU is exiting anyway; the wait below decides
+      // QMP gone: QEMU is exiting anyway; the wait for the end of the boot decides
     }
-    const exited = await Promise.race([boot.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
-    if (!exited) {
-      boot.child.kill('SIGKILL');
-      await boot.exited;
-    }
-    await this.waitCurrentGone(boot);
+    return true;
   }
 
-  async reset(): Promise<void> {
-    await this.settleRestart();
-    const boot = this.current;
-    if (!boot) throw new InfraError(`machine ${this.spec.name} is not running; cannot reset it`, 'machine-died');
+  protected async resetBoot(boot: Boot): Promise<void> {
     await boot.qmp.systemReset();
   }
 
-  async kill(): Promise<void> {
-    await this.settleRestart();
-    const boot = this.current;
-    if (!boot) return;
-    this.intent = 'kill';
+  protected async stopBoot(boot: Boot): Promise<void> {
     boot.child.kill('SIGKILL');
     await boot.exited;
-    await this.waitCurrentGone(boot);
   }
 
-  private async waitCurrentGone(boot: Boot): Promise<void> {
-    // onQemuExit clears current after draining QMP and the console; wait for that.
-    for (let i = 0; i < 100 && this.current === boot; i++) await new Promise((r) => setTimeout(r, 20));
-  }
-
-  protected async doDestroy(opts: { keepFiles?: boolean }): Promise<void> {
-    this.intent = 'destroy';
-    await this.settleRestart().catch(() => undefined);
-    const boot = this.current;
-    this.state = 'destroyed';
-    if (boot) {
-      boot.child.kill('SIGKILL');
-      await boot.exited;
-      await this.waitCurrentGone(boot);
-      boot.unregister();
-    }
-    await this.console.stopAll();
-    if (this.port !== null) this.ports.release(this.port);
+  protected async releaseMachine(): Promise<void> {
     await fs.rm(this.pidfile, { force: true });
-    if (!opts.keepFiles) {
-      for (const f of this.ownedFiles) await fs.rm(f, { force: true });
-    }
-    this.console.clearWaiters();
   }
 }
 

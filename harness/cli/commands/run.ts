@@ -10,14 +10,14 @@ import { ExitCode } from '../../../core/errors.js';
 import { cacheDir, repoRoot } from '../../../core/paths.js';
 import { resolveImage, type ResolvedImage } from '../../../images/resolve.js';
 import { resolveAccel } from '../../../vm/accel.js';
-import { requireQemu } from '../../../vm/host-facts.js';
-import { installSignalHandlers, reapOrphans } from '../../../vm/reaper.js';
+import { BACKENDS, reapAllOrphans } from '../../../vm/backends.js';
+import { installSignalHandlers } from '../../../vm/reaper.js';
 import { GithubSummaryReporter } from '../../reporters/github.js';
 import { LineReporter, TtyReporter } from '../../reporters/terminal.js';
 import { ResultsWriter } from '../../results/writer.js';
 import { autoParallel, oversubscription, shardPlans } from '../../run/admission.js';
 import type { Reporter } from '../../run/events.js';
-import { GuestMachine } from '../../run/guest-machine.js';
+import { GuestMachine } from '../../guest/machine.js';
 import { hostRecord, runPlans } from '../../run/runner.js';
 import type { RunPlan } from '../../scenario/plan.js';
 import { loadQuestions } from '../../scenario/questions.js';
@@ -30,9 +30,9 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
     io.stderr(`shard ${opts.shard?.index}/${opts.shard?.total} has no runs (${allPlans.length} in total)\n`);
     return ExitCode.ok;
   }
-  const { qemu } = await requireQemu();
-  const reaped = await reapOrphans();
-  if (reaped.killed.length > 0) io.stderr(`reaped ${reaped.killed.length} machine(s) left by a crashed run: ${reaped.killed.map((k) => k.pid).join(', ')}\n`);
+  const { qemu } = await BACKENDS[opts.backend].requireHost();
+  const reaped = (await reapAllOrphans()).flatMap((r) => r.reap.reaped);
+  if (reaped.length > 0) io.stderr(`reaped ${reaped.length} machine(s) left by a crashed run:\n${reaped.map((line) => `  ${line}\n`).join('')}`);
 
   const accel = await resolveAccel(opts.accel);
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;

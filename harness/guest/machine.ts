@@ -5,19 +5,19 @@
  */
 import path from 'node:path';
 import type { ResolvedImage } from '../../images/resolve.js';
-import { createMachine } from '../../vm/backend.js';
+import { BACKENDS, type BackendName } from '../../vm/backends.js';
 import type { Accel, Machine } from '../../vm/machine.js';
 import { checkProvisioning, provisioningFor } from '../../vm/provision/for-image.js';
 import type { RunSecrets } from '../../vm/run-secrets.js';
 import { generateKeyPair, type GeneratedKeyPair } from '../../vm/ssh-keys.js';
 import { promises as fs } from 'node:fs';
-import { connectGuest } from '../guest/connect.js';
-import { rebootGuest, type RebootResult } from '../guest/reboot.js';
-import type { ExecOptions, ExecResult, GuestSession } from '../guest/session.js';
+import { connectGuest } from './connect.js';
+import { rebootGuest, type RebootResult } from './reboot.js';
+import type { ExecOptions, ExecResult, GuestSession } from './session.js';
 import { readHostState } from '../state/read.js';
 import type { HostState } from '../state/types.js';
 import type { SizedMachinePlan } from '../scenario/plan.js';
-import type { Timeouts } from './timeouts.js';
+import type { Timeouts } from '../run/timeouts.js';
 import { escapeRegExp } from '../../core/regexp.js';
 
 export interface GuestMachineOptions {
@@ -30,7 +30,7 @@ export interface GuestMachineOptions {
   /** The run's private directory: the host key and provisioning files go there, never to results. */
   secrets: RunSecrets;
   accel: Accel;
-  backend: 'qemu' | 'libvirt';
+  backend: BackendName;
   timeouts: Timeouts;
   log: (line: string) => void;
   signal: AbortSignal;
@@ -68,7 +68,7 @@ export class GuestMachine {
     const check = await checkProvisioning(provisioning, `machine ${plan.name} (image ${entry.name})`);
     if (check.status === 'skipped') opts.log(`notice: ${check.notice}`);
 
-    const machine = createMachine(
+    const machine = BACKENDS[opts.backend].create(
       {
         name: plan.name,
         runDir: opts.dir,
@@ -82,7 +82,7 @@ export class GuestMachine {
         provisionDir: secretDir,
         restartOnGuestReset: true,
       },
-      { backend: opts.backend },
+      {},
     );
     const guest = new GuestMachine(plan, machine, entry.user, opts.clientKey, hostKey, opts.timeouts, opts.log);
     try {
