@@ -7,10 +7,11 @@ import type { RebootResult } from '../guest/reboot.js';
 import type { CheckResult } from '../run/expect.js';
 import type { StepKind } from '../scenario/plan.js';
 import type { Cell } from '../scenario/matrix.js';
+import type { RunVerdict, StepStatus, VerdictTotals } from './verdicts.js';
+
+export type { RunVerdict, StepStatus } from './verdicts.js';
 
 export const RESULTS_SCHEMA_VERSION = 1;
-
-export type StepStatus = 'passed' | 'failed' | 'recorded' | 'error' | 'skipped';
 
 /** A compact view of a HostState for findings and timelines. */
 export interface StateSummary {
@@ -85,8 +86,6 @@ export interface Finding {
   testbed: boolean;
 }
 
-export type RunVerdict = 'passed' | 'failed' | 'error' | 'flaky' | 'interrupted' | 'timed-out' | 'skipped';
-
 export interface MachineRecord {
   name: string;
   image: ImageProvenance;
@@ -137,7 +136,7 @@ export interface RunSummary {
   durationMs: number;
   host: HostRecord;
   options: { parallel: number; retries: number; shard: string | null; keep: string; accel: string; backend: string };
-  totals: Record<RunVerdict, number> & { runs: number };
+  totals: VerdictTotals;
   runs: RunResult[];
   /** True when any run used the testbed: its findings are about bootpath's emulation, not real bootc. */
   testbed: boolean;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import type { Question } from '../scenario/questions.js';
 import type { Reporter, RunnerEvent } from '../run/events.js';
-import { emptyTotals } from './identity.js';
+import { countVerdicts } from './verdicts.js';
 import { renderJunit } from './junit.js';
 import type { RunResult, RunSummary } from './model.js';
 import { RESULTS_SCHEMA_VERSION } from './model.js';
@@ -48,11 +48,7 @@ export class ResultsWriter implements Reporter {
   /** The summary as of now: the runner's final one, or one built from what has finished so far. */
   private current(): RunSummary {
     if (this.summary) return this.summary;
-    const totals = emptyTotals();
-    for (const r of this.finished) {
-      totals[r.verdict]++;
-      totals.runs++;
-    }
+    const totals = countVerdicts(this.finished.map((r) => r.verdict));
     const header = this.header();
     return {
       ...header,

@@ -16,7 +16,9 @@ import type { HostRecord, RunResult, RunSummary, RunVerdict } from '../results/m
 import { RESULTS_SCHEMA_VERSION } from '../results/model.js';
 import type { RunPlan } from '../scenario/plan.js';
 import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } from './admission.js';
-import { emptyTotals, runIdentity } from '../results/identity.js';
+import { runIdentity } from '../results/identity.js';
+import { isTestbed } from '../results/testbed.js';
+import { emptyTotals, VERDICTS } from '../results/verdicts.js';
 import { EventBus, type Reporter } from './events.js';
 import { executePlan, type KeepPolicy } from './execute-plan.js';
 import type { GuestMachine } from './guest-machine.js';
@@ -70,7 +72,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
     options: { parallel: opts.parallel, retries: opts.retries, shard: opts.shard, keep: opts.keep, accel: opts.accel, backend: opts.backend },
     totals: emptyTotals(),
     runs: [],
-    testbed: plans.some((p) => p.machines.some((m) => m.image.entry.source.kind === 'testbed')),
+    testbed: plans.some(isTestbed),
     interrupted: false,
   };
 
@@ -109,8 +111,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
       } finally {
         release();
       }
-      const retryable = final.verdict === 'failed' || final.verdict === 'error' || final.verdict === 'timed-out';
-      const willRetry = retryable && attempt <= opts.retries && !opts.signal.aborted;
+      const willRetry = VERDICTS[final.verdict].retryable && attempt <= opts.retries && !opts.signal.aborted;
       if (final.verdict !== 'passed') failures.push(`attempt ${attempt}: ${final.verdict}: ${final.message ?? ''}`);
       if (final.verdict === 'passed' && attempt > 1) {
         // Passing on a retry is not the same as passing: say so.
@@ -123,7 +124,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
     summary.runs.push(final);
     summary.totals[final.verdict]++;
     summary.totals.runs++;
-    if (opts.failFast && final.verdict !== 'passed' && final.verdict !== 'flaky') stopScheduling.abort();
+    if (opts.failFast && !VERDICTS[final.verdict].passing) stopScheduling.abort();
   };
 
   // p-limit starts queued runs in call order: hand it the longest estimated runs first.

@@ -15,6 +15,7 @@ import { installSignalHandlers, reapOrphans } from '../../../vm/reaper.js';
 import { GithubSummaryReporter } from '../../reporters/github.js';
 import { LineReporter, TtyReporter } from '../../reporters/terminal.js';
 import { ResultsWriter } from '../../results/writer.js';
+import { VERDICTS } from '../../results/verdicts.js';
 import { autoParallel, oversubscription, shardPlans } from '../../run/admission.js';
 import type { Reporter } from '../../run/events.js';
 import { hostRecord, runPlans } from '../../run/runner.js';
@@ -125,7 +126,7 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
       for (const g of kept) await g.destroy(false).catch(() => undefined);
     }
     if (summary.interrupted || interrupt.signal.aborted) return ExitCode.interrupted;
-    const bad = summary.runs.some((r) => ['failed', 'error', 'timed-out', 'interrupted'].includes(r.verdict));
+    const bad = summary.runs.some((r) => VERDICTS[r.verdict].bad);
     return bad ? ExitCode.failed : ExitCode.ok;
   } finally {
     uninstall();
