@@ -5,13 +5,13 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { didYouMean } from '../../core/did-you-mean.js';
+import { isReporterName, REPORTER_NAMES, type ReporterName } from '../reporters/names.js';
 
 export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'help' | 'version';
 const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'help', 'version', 'run'];
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
-export type ReporterChoice = 'auto' | 'tty' | 'line' | 'quiet';
 export type BackendChoice = 'qemu' | 'libvirt';
 
 export interface CliOptions {
@@ -26,7 +26,8 @@ export interface CliOptions {
   results: string | null;
   keep: KeepPolicy;
   json: boolean;
-  reporter: ReporterChoice;
+  /** Named reporters; empty: the defaults (harness/reporters/registry.ts selectReporters). */
+  reporters: ReporterName[];
   retries: number;
   shard: { index: number; total: number } | null;
   failFast: boolean;
@@ -81,6 +82,21 @@ function count(flag: string, value: string | undefined, fallback: number, min: n
   return Number(value);
 }
 
+/** `--reporter a,b`; `auto` names the default live view, so it adds nothing. */
+function reporterList(value: string | undefined): ReporterName[] {
+  if (value === undefined) return [];
+  const names: ReporterName[] = [];
+  for (const name of value.split(',').map((n) => n.trim()).filter(Boolean)) {
+    if (name === 'auto') continue;
+    if (!isReporterName(name)) {
+      const hint = didYouMean(name, REPORTER_NAMES);
+      throw usageError(`invalid --reporter '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected a comma list of: ${REPORTER_NAMES.join(', ')}`);
+    }
+    names.push(name);
+  }
+  return names;
+}
+
 export function parseCli(argv: string[]): CliOptions {
   let parsed;
   try {
@@ -129,7 +145,7 @@ export function parseCli(argv: string[]): CliOptions {
     results: v.results ?? null,
     keep: oneOf('keep', v.keep, ['never', 'on-failure', 'always'] as const, 'never'),
     json: v.json ?? false,
-    reporter: oneOf('reporter', v.reporter, ['auto', 'tty', 'line', 'quiet'] as const, 'auto'),
+    reporters: reporterList(v.reporter),
     retries: count('retries', v.retries, 0, 0),
     shard,
     failFast: v['fail-fast'] ?? false,
@@ -167,7 +183,9 @@ Options:
   --fail-fast           stop scheduling new runs after the first failure
   --offline             use only cached images; fail fast naming a missing one
   --json                machine-readable summary on stdout
-  --reporter auto|tty|line|quiet   live view (auto: tty on a terminal, line otherwise)
+  --reporter LIST       comma list of reporters: one live view (tty|line|quiet; default tty on a
+                        terminal, line otherwise) and outputs (summary.json, junit, report.md,
+                        report.html, github; default: the four files, github in GitHub Actions)
 
 Exit codes: 0 all passed · 1 a scenario failed · 2 invalid input · 3 host not capable · 130 interrupted
 `;

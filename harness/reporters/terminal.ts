@@ -15,6 +15,7 @@ function clock(): string {
 }
 
 export class LineReporter implements Reporter {
+  readonly name = 'line';
   constructor(private readonly write: Write) {}
 
   onEvent(e: RunnerEvent): void {
@@ -67,6 +68,7 @@ export function renderFinalTable(s: RunSummary): string {
 
 /** Live view: redraws one line per running scenario in place (ANSI), prints finished ones above. */
 export class TtyReporter implements Reporter {
+  readonly name = 'tty';
   private readonly running = new Map<string, { step: string; since: number; started: number }>();
   private drawn = 0;
   private timer: NodeJS.Timeout | null = null;

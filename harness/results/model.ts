@@ -7,6 +7,7 @@ import type { RebootResult } from '../guest/reboot.js';
 import type { CheckResult } from '../run/expect.js';
 import type { StepKind } from '../scenario/plan.js';
 import type { Cell } from '../scenario/matrix.js';
+import type { HostState } from '../state/types.js';
 import type { RunVerdict, StepStatus, VerdictTotals } from './verdicts.js';
 
 export type { RunVerdict, StepStatus } from './verdicts.js';
@@ -127,6 +128,20 @@ export interface HostRecord {
   qemu: string | null;
   bootpathVersion: string;
 }
+
+/** What a state-<n>.json holds: one read of a machine's state, and when in the run it was taken. */
+export interface StateSnapshot {
+  index: number;
+  machine: string;
+  /** Why it was read: "first boot", "after reboot", a step label. */
+  reason: string;
+  /** The machine's boot count at the time. */
+  boot: number;
+  state: HostState;
+}
+
+/** The parts of a summary known when the run begins; the runner builds it once. */
+export type SummaryHeader = Pick<RunSummary, 'schemaVersion' | 'runId' | 'startedAt' | 'host' | 'options'>;
 
 export interface RunSummary {
   schemaVersion: number;

@@ -12,14 +12,15 @@ import type { ResolvedImage } from '../../images/resolve.js';
 import type { Accel } from '../../vm/machine.js';
 import { generateKeyPair } from '../../vm/ssh-keys.js';
 import { resultsPaths, newRunId, type ResultsPaths } from '../results/layout.js';
-import type { HostRecord, RunResult, RunSummary, RunVerdict } from '../results/model.js';
+import type { HostRecord, RunResult, RunSummary, RunVerdict, SummaryHeader } from '../results/model.js';
 import { RESULTS_SCHEMA_VERSION } from '../results/model.js';
 import type { RunPlan } from '../scenario/plan.js';
 import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } from './admission.js';
 import { runIdentity } from '../results/identity.js';
+import { pointLatest } from '../results/latest.js';
 import { isTestbed } from '../results/testbed.js';
 import { emptyTotals, VERDICTS } from '../results/verdicts.js';
-import { EventBus, type Reporter } from './events.js';
+import { EventBus, type Reporter, type ReporterFailure } from './events.js';
 import { executePlan, type KeepPolicy } from './execute-plan.js';
 import type { GuestMachine } from './guest-machine.js';
 import { scaledTimeouts } from './timeouts.js';
@@ -47,12 +48,15 @@ export interface RunnerOutcome {
   summary: RunSummary;
   paths: ResultsPaths;
   kept: GuestMachine[];
+  /** Reporters that threw; the run went on without them. */
+  reporterFailures: ReporterFailure[];
 }
 
 export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters: (paths: ResultsPaths) => Reporter[]): Promise<RunnerOutcome> {
   const runId = opts.runId ?? newRunId();
   const paths = resultsPaths(opts.resultsRoot, runId);
   await fs.mkdir(paths.runDir, { recursive: true });
+  await pointLatest(paths);
   const bus = new EventBus(reporters(paths));
   const timeouts = scaledTimeouts(opts.timeoutScale);
   const started = Date.now();
@@ -62,21 +66,24 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
   const keyDir = path.join(stateDir(), 'runs', runId);
   const clientKey = await generateKeyPair(keyDir, 'id_ed25519', `bootpath-run-${runId}`);
 
-  const summary: RunSummary = {
+  const header: SummaryHeader = {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     runId,
     startedAt: new Date(started).toISOString(),
-    finishedAt: null,
-    durationMs: 0,
     host: { ...opts.host, accel: opts.accel, accelReason: opts.accelReason },
     options: { parallel: opts.parallel, retries: opts.retries, shard: opts.shard, keep: opts.keep, accel: opts.accel, backend: opts.backend },
+  };
+  const summary: RunSummary = {
+    ...header,
+    finishedAt: null,
+    durationMs: 0,
     totals: emptyTotals(),
     runs: [],
     testbed: plans.some(isTestbed),
     interrupted: false,
   };
 
-  await bus.emit({ type: 'run:begin', runId, resultsDir: paths.runDir, plans, parallel: opts.parallel, accel: opts.accel, accelReason: opts.accelReason });
+  await bus.emit({ type: 'run:begin', runId, resultsDir: paths.runDir, plans, parallel: opts.parallel, accel: opts.accel, accelReason: opts.accelReason, header });
 
   const limit = pLimit(opts.parallel);
   const budget = new MemoryBudget(Math.max(availableMemoryMiB() - HOST_RESERVE_MIB, Math.max(...plans.map(planMemoryMiB), 1)));
@@ -147,7 +154,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
   await bus.emit({ type: 'run:end', summary });
   await bus.flush();
   if (kept.length === 0) await fs.rm(keyDir, { recursive: true, force: true });
-  return { summary, paths, kept };
+  return { summary, paths, kept, reporterFailures: bus.failures };
 }
 
 function notRun(plan: RunPlan, verdict: RunVerdict, message: string): RunResult {
