@@ -18,6 +18,7 @@ import { parseCli } from '../../harness/cli/args.js';
 import { REPORTERS } from '../../harness/reporters/registry.js';
 import { REPORTER_NAMES } from '../../harness/reporters/names.js';
 import { RunLog } from '../../harness/results/run-log.js';
+import { stepLineProblems, summaryProblems } from '../../harness/results/validate.js';
 import { loadQuestions } from '../../harness/scenario/questions.js';
 import { fixture, hostStateFrom } from '../support/host-state.js';
 import type { RunPlan } from '../../harness/scenario/plan.js';
@@ -125,20 +126,38 @@ describe('results', () => {
     expect(names).to.deep.equal(['line', 'summary.json', 'junit', 'report.md', 'report.html']);
     const bus = new EventBus(createReporters(names.slice(1), { paths, questions: await loadQuestions(), write: () => undefined, env: {} }));
     const plan = { id: 'q4[driver=rpm-ostree]' } as RunPlan;
+    // Every summary.json the reporter writes validates against the published format.
+    const written = async () => {
+      const value: unknown = JSON.parse(await fs.readFile(paths.summary, 'utf8'));
+      expect(summaryProblems(value)).to.deep.equal([]);
+      return value as RunSummary;
+    };
     await bus.emit({ type: 'run:begin', runId: 'run-1', resultsDir: paths.runDir, plans: [], parallel: 1, accel: 'tcg', accelReason: 'x', header: header(s) });
-    expect(JSON.parse(await fs.readFile(paths.summary, 'utf8')).runs).to.deep.equal([]);
+    expect((await written()).runs).to.deep.equal([]);
     await bus.emit({ type: 'scenario:end', plan, result: s.runs[0]!, willRetry: false });
-    const mid = JSON.parse(await fs.readFile(paths.summary, 'utf8')) as RunSummary;
+    const mid = await written();
     expect(mid.runs.map((r) => r.id)).to.deep.equal(['q4[driver=rpm-ostree]']);
     expect(mid.finishedAt).to.equal(null);
     await bus.emit({ type: 'run:end', summary: s });
-    const done = JSON.parse(await fs.readFile(paths.summary, 'utf8')) as RunSummary;
+    const done = await written();
     expect(done.totals.runs).to.equal(3);
     expect(await fs.readFile(paths.reportMd, 'utf8')).to.contain('bootpath report');
     expect(await fs.readFile(paths.junit, 'utf8')).to.contain('<testsuites');
     expect(bus.failures).to.deep.equal([]);
     const leftovers = (await fs.readdir(paths.runDir)).filter((n) => n.endsWith('.tmp'));
     expect(leftovers).to.deep.equal([]);
+  });
+
+  it('the published format rejects what a dashboard could not read, and checks steps.jsonl lines', () => {
+    const s = summary();
+    expect(summaryProblems(s)).to.deep.equal([]);
+    const broken = { ...s, schemaVersion: 2, runs: [{ ...s.runs[0]!, verdict: 'sort of' }] };
+    const problems = summaryProblems(broken);
+    expect(problems.some((p) => p.startsWith('/schemaVersion'))).to.equal(true);
+    expect(problems.some((p) => p.startsWith('/runs/0/verdict'))).to.equal(true);
+    const step = { index: 0, label: 'reboot', kind: 'reboot', machine: 'default', status: 'passed', startedAt: '2026-11-26T10:00:00.000Z', durationMs: 3 };
+    expect(stepLineProblems(step)).to.deep.equal([]);
+    expect(stepLineProblems({ ...step, startedAt: 'yesterday' })[0]).to.match(/^\/startedAt: /);
   });
 
   it('a failing reporter never stops the others or the run, and is named in the failures', async () => {
