@@ -8,16 +8,17 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../core/atomic.js';
 import { renderJunit } from '../results/junit.js';
+import type { ResultsPaths } from '../results/layout.js';
 import type { RunSummary } from '../results/model.js';
 import { buildReportModel } from '../results/report-model.js';
 import { renderHtml } from '../results/render-html.js';
 import { renderMarkdown } from '../results/render-markdown.js';
-import { RunLog } from '../results/run-log.js';
+import { RunLog, type StatesOf } from '../results/run-log.js';
 import type { Question } from '../scenario/questions.js';
 import type { Reporter, RunnerEvent } from '../run/events.js';
 
 /** Renders the file's whole content from the summary as of now. */
-export type Render = (summary: RunSummary, log: RunLog) => string | Promise<string>;
+export type Render = (summary: RunSummary, statesOf: StatesOf) => string | Promise<string>;
 
 export class FileReporter implements Reporter {
   private readonly log = new RunLog();
@@ -35,7 +36,7 @@ export class FileReporter implements Reporter {
     const summary = this.log.summary();
     if (!summary) return;
     if (this.whenEmpty === 'wait' && summary.runs.length === 0 && !this.log.ended) return;
-    await writeFileAtomic(this.file, await this.render(summary, this.log));
+    await writeFileAtomic(this.file, await this.render(summary, this.log.statesOf));
   }
 }
 
@@ -58,9 +59,24 @@ export function junitRender(runDir: string): Render {
 }
 
 export function markdownRender(questions: Question[]): Render {
-  return (summary, log) => renderMarkdown(buildReportModel(summary, questions, log.statesOf));
+  return (summary, statesOf) => renderMarkdown(buildReportModel(summary, questions, statesOf));
 }
 
 export function htmlRender(questions: Question[]): Render {
-  return (summary, log) => renderHtml(buildReportModel(summary, questions, log.statesOf));
+  return (summary, statesOf) => renderHtml(buildReportModel(summary, questions, statesOf));
+}
+
+/**
+ * Writes the four results files for a summary that did not come from events (`merge` combines
+ * finished runs): the same renderers as the live reporters. Returns the files written.
+ */
+export async function writeResultFiles(paths: ResultsPaths, summary: RunSummary, questions: Question[], statesOf: StatesOf): Promise<string[]> {
+  const outputs: [string, Render][] = [
+    [paths.summary, renderSummaryJson],
+    [paths.junit, junitRender(paths.runDir)],
+    [paths.reportMd, markdownRender(questions)],
+    [paths.reportHtml, htmlRender(questions)],
+  ];
+  for (const [file, render] of outputs) await writeFileAtomic(file, await render(summary, statesOf));
+  return outputs.map(([file]) => file);
 }

@@ -18,6 +18,8 @@ import { parseCli } from '../../harness/cli/args.js';
 import { REPORTERS } from '../../harness/reporters/registry.js';
 import { REPORTER_NAMES } from '../../harness/reporters/names.js';
 import { RunLog } from '../../harness/results/run-log.js';
+import { statesFromFiles } from '../../harness/results/state-files.js';
+import { writeResultFiles } from '../../harness/reporters/files.js';
 import { stepLineProblems, summaryProblems } from '../../harness/results/validate.js';
 import { loadQuestions } from '../../harness/scenario/questions.js';
 import { fixture, hostStateFrom } from '../support/host-state.js';
@@ -158,6 +160,22 @@ describe('results', () => {
     const step = { index: 0, label: 'reboot', kind: 'reboot', machine: 'default', status: 'passed', startedAt: '2026-11-26T10:00:00.000Z', durationMs: 3 };
     expect(stepLineProblems(step)).to.deep.equal([]);
     expect(stepLineProblems({ ...step, startedAt: 'yesterday' })[0]).to.match(/^\/startedAt: /);
+  });
+
+  it('results written afterwards (merge) read the timelines from state-<n>.json and validate', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-results-'));
+    const paths = resultsPaths(root, 'merged');
+    const s = summary();
+    const folder = path.join(paths.runDir, s.runs[1]!.dir);
+    await fs.mkdir(folder, { recursive: true });
+    const state = hostStateFrom({ rpmOstree: fixture('state', 'rpm-ostree-layered-booted.json'), bootc: null });
+    await fs.writeFile(path.join(folder, 'state-0.json'), JSON.stringify({ index: 0, machine: 'default', reason: 'first boot', boot: 1, state }));
+    await fs.writeFile(path.join(folder, 'state-1.json'), '{"index": 1, "cut sh');
+    const written = await writeResultFiles(paths, s, await loadQuestions(), await statesFromFiles(paths.runDir, s));
+    expect(written.map((f) => path.basename(f))).to.deep.equal(['summary.json', 'junit.xml', 'report.md', 'report.html']);
+    expect(summaryProblems(JSON.parse(await fs.readFile(paths.summary, 'utf8')))).to.deep.equal([]);
+    const md = await fs.readFile(paths.reportMd, 'utf8');
+    expect(md).to.match(/\| 1 \| first boot \| [^|]*\+[a-z]/);
   });
 
   it('a failing reporter never stops the others or the run, and is named in the failures', async () => {
