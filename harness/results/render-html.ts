@@ -12,7 +12,12 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7d
 th{background:#f6f8fa}.ok{background:#e6ffec}.bad{background:#ffebe9}.obs{background:#f6f8fa}
 .testbed{display:inline-block;background:#fff8c5;border:1px solid #d4a72c;border-radius:4px;padding:0 6px;font-size:12px}
 .banner{background:#fff8c5;border:1px solid #d4a72c;padding:.6em 1em;border-radius:6px}
-pre{background:#f6f8fa;padding:.6em;overflow:auto}code{font-size:12px}details{margin:.3em 0}`;
+pre{background:#f6f8fa;padding:.6em;overflow:auto}code{font-size:12px}details{margin:.3em 0}
+td.none{color:#6e7781;font-style:italic}
+.bars{display:flex;gap:2px;margin:.4em 0;max-width:100%}
+.bar{display:block;min-width:4px;height:22px;border:1px solid #d0d7de;border-radius:3px;font-size:11px;line-height:22px;overflow:hidden;text-align:center;color:#1b1f24;text-decoration:none}
+.bar.ok{background:#aceebb}.bar.bad{background:#ff8182}.bar.obs{background:#d0d7de}.bar.reboot{border-left:3px solid #0969da}
+.legend{font-size:12px;color:#57606a}`;
 
 export function renderHtml(m: ReportModel): string {
   const p: string[] = [`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bootpath report ${h(m.runId)}</title><style>\n${STYLE}\n</style></head><body>`];
@@ -36,7 +41,7 @@ export function renderHtml(m: ReportModel): string {
       }
       p.push(`<table><tr><th>what was tried</th>${sc.columns.map((c) => `<th>${h(c)}</th>`).join('')}</tr>`);
       for (const row of sc.rows) {
-        const cells = row.cells.map((c) => (c ? `<td class="${TONE_CLASS[c.tone]}"><a href="#${c.anchor}">${h(c.text)}</a>${c.detail ? `<br><code>${h(c.detail)}</code>` : ''}</td>` : '<td>—</td>'));
+        const cells = row.cells.map((c) => (c ? `<td class="${TONE_CLASS[c.tone]}"><a href="#${c.anchor}">${h(c.text)}</a>${c.detail ? `<br><code>${h(c.detail)}</code>` : ''}</td>` : '<td class="none">not run</td>'));
         p.push(`<tr><td><b>${h(row.id)}</b>${row.label ? `<br>${h(row.label)}` : ''}</td>${cells.join('')}</tr>`);
       }
       p.push('</table><ul>');
@@ -58,10 +63,14 @@ export function renderHtml(m: ReportModel): string {
 
   p.push('<h2>Runs</h2>');
   for (const d of m.details) {
-    p.push(`<h3>${VERDICTS[d.verdict].emoji} ${h(d.runId)}${tb(d.testbed)}${d.attempts > 1 ? ` (attempt ${d.attempts})` : ''}</h3>`);
+    p.push(`<h3>${VERDICTS[d.verdict].emoji} ${h(d.runId)}${tb(d.testbed)}${d.attempts > 1 ? ` (attempt ${d.attempts})` : ''} — ${h(d.duration)}</h3>`);
+    p.push(`<p>logs: <a href="${h(d.dir)}/commands.log">commands.log</a> · <a href="${h(d.dir)}/steps.jsonl">steps.jsonl</a> · <a href="${h(d.dir)}/">run folder</a> (console logs)</p>`);
     if (d.steps.length > 0) {
+      // The run as a picture: one bar per step, as wide as its share of the time; reboots edged blue.
+      const bars = d.steps.map((st) => `<a class="bar ${TONE_CLASS[st.tone]}${st.reboot ? ' reboot' : ''}" style="flex-grow:${Math.max(st.share, 0.01).toFixed(3)}" href="#${st.anchor}" title="${h(`${st.number}. ${st.label} — ${st.status}, ${st.duration}`)}">${st.number}</a>`);
+      p.push(`<div class="bars">${bars.join('')}</div><p class="legend">one bar per step, width by duration; blue edge: reboot; red: failed</p>`);
       p.push('<table><tr><th>#</th><th>step</th><th>machine</th><th>status</th><th>time</th></tr>');
-      for (const st of d.steps) p.push(`<tr class="${TONE_CLASS[st.tone]}"><td>${st.number}</td><td>${h(st.label)}${st.message ? `<br><code>${h(st.message)}</code>` : ''}</td><td>${h(st.machine)}</td><td>${STEP_STATUS[st.status].emoji} ${h(st.status)}</td><td>${h(st.duration)}</td></tr>`);
+      for (const st of d.steps) p.push(`<tr id="${st.anchor}" class="${TONE_CLASS[st.tone]}"><td>${st.number}</td><td>${h(st.label)}${st.message ? `<br><code>${h(st.message)}</code>` : ''}</td><td>${h(st.machine)}</td><td>${STEP_STATUS[st.status].emoji} ${h(st.status)}</td><td>${h(st.duration)}</td></tr>`);
       p.push('</table>');
     }
     if (d.timeline.length === 0) {

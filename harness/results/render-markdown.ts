@@ -31,7 +31,7 @@ export function renderMarkdown(m: ReportModel): string {
       }
       out.push(`| what was tried | ${sc.columns.map(cell).join(' | ')} |`, `|---|${sc.columns.map(() => '---').join('|')}|`);
       for (const row of sc.rows) {
-        const cells = row.cells.map((c) => (c ? `[${cell(c.text)}](#${c.anchor})${c.detail ? `<br>${code(cell(c.detail))}` : ''}` : '—'));
+        const cells = row.cells.map((c) => (c ? `[${cell(c.text)}](#${c.anchor})${c.detail ? `<br>${code(cell(c.detail))}` : ''}` : '_not run_'));
         out.push(`| **${row.id}**${row.label ? ` — ${cell(row.label)}` : ''} | ${cells.join(' | ')} |`);
       }
       out.push('');
@@ -53,7 +53,8 @@ export function renderMarkdown(m: ReportModel): string {
 
   out.push('## Runs', '');
   for (const d of m.details) {
-    out.push(`### ${VERDICTS[d.verdict].emoji} ${d.runId}${tb(d.testbed)}${d.attempts > 1 ? ` (attempt ${d.attempts})` : ''}`, '');
+    out.push(`### ${VERDICTS[d.verdict].emoji} ${d.runId}${tb(d.testbed)}${d.attempts > 1 ? ` (attempt ${d.attempts})` : ''} — ${d.duration}`, '');
+    out.push(`logs: [commands.log](${d.dir}/commands.log) · [steps.jsonl](${d.dir}/steps.jsonl)`, '');
     if (d.steps.length > 0) {
       out.push('| # | step | machine | status | time |', '|---|---|---|---|---|');
       for (const st of d.steps) out.push(`| ${st.number} | ${cell(st.label)}${st.message ? `<br>${cell(st.message)}` : ''} | ${cell(st.machine)} | ${STEP_STATUS[st.status].emoji} ${st.status} | ${st.duration} |`);

@@ -74,12 +74,30 @@ export interface TimelineRow {
   os: string;
 }
 
+export interface StepRow {
+  number: number;
+  label: string;
+  machine: string;
+  status: StepStatus;
+  tone: Tone;
+  duration: string;
+  /** Share of the run's step time, 0–1: the width of its bar. */
+  share: number;
+  /** A reboot step: the boundary between two boots on the picture. */
+  reboot: boolean;
+  anchor: string;
+  message?: string;
+}
+
 export interface RunDetail {
   runId: string;
   testbed: boolean;
   verdict: RunVerdict;
   attempts: number;
-  steps: { number: number; label: string; machine: string; status: StepStatus; tone: Tone; duration: string; message?: string }[];
+  duration: string;
+  /** The run's folder relative to the report (commands.log, steps.jsonl, console logs). */
+  dir: string;
+  steps: StepRow[];
   timeline: TimelineRow[];
 }
 
@@ -213,12 +231,18 @@ function evidenceItem(run: RunResult, f: Finding): EvidenceItem {
 }
 
 function runDetail(run: RunResult, states: ReturnType<StatesOf>): RunDetail {
+  const total = run.steps.reduce((t, st) => t + st.durationMs, 0);
   return {
     runId: run.id,
     testbed: run.testbed,
     verdict: run.verdict,
     attempts: run.attempts,
+    duration: formatDuration(run.durationMs),
+    dir: run.dir,
     steps: run.steps.map((st) => ({
+      share: total > 0 ? st.durationMs / total : 0,
+      reboot: st.reboot !== undefined || st.kind === 'reboot',
+      anchor: `s-${runSlug(run.id)}-${st.index + 1}`.replace(/[^A-Za-z0-9_-]/g, '-'),
       number: st.index + 1,
       label: st.label,
       machine: st.machine,

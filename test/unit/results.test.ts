@@ -215,6 +215,8 @@ describe('results', () => {
     const b = s.runs[1]!;
     b.findings[0]!.after = { bootId: 'b', booted: null, staged: null, rollback: null, kargs: [], osVersion: null, systemState: null, disagreements: ['booted image: bootc says x, rpm-ostree says y'] };
     b.steps = [{ index: 0, label: 'bootc switch img', kind: 'bootc', machine: 'default', status: 'failed', startedAt: s.startedAt, durationMs: 1500, message: 'refused\nmore' }];
+    s.runs[0]!.findings.push(finding('kargs-kept', s.runs[0]!.id, true, 'held'));
+    s.runs[0]!.findings[1]!.kind = 'expectation';
     const log = new RunLog();
     const first = hostStateFrom({ rpmOstree: fixture('state', 'rpm-ostree-clean-container.json'), bootc: null, kargs: ['rw', 'quiet'] });
     const layered = hostStateFrom({ rpmOstree: fixture('state', 'rpm-ostree-layered-booted.json'), bootc: null });
@@ -225,7 +227,9 @@ describe('results', () => {
       expect(log.add({ type: 'state', plan: planB, attempt, snapshot: { index, machine: 'default', reason, boot: index === 2 ? 2 : 1, state } })).to.equal(false);
     }
     const model = buildReportModel(s, await loadQuestions(), log.statesOf);
-    expect(model.questions.find((q) => q.id === 'Q4')!.scenarios[0]!.rows[0]!.answer).to.equal('succeeded in 1 of 2 cells (driver=rpm-ostree), was refused in 1 (driver=bootc)');
+    const rows = model.questions.find((q) => q.id === 'Q4')!.scenarios[0]!.rows;
+    expect(rows[0]!.answer).to.equal('succeeded in 1 of 2 cells (driver=rpm-ostree), was refused in 1 (driver=bootc)');
+    expect(rows[1]!.answer).to.equal('held in 1 of 2 cells (driver=rpm-ostree), not reached in 1 (driver=bootc)');
     const md = renderMarkdown(model);
     const html = renderHtml(model);
     for (const text of [md, html]) {
@@ -233,7 +237,13 @@ describe('results', () => {
       expect(text).to.contain('succeeded in 1 of 2 cells (driver=rpm-ostree), was refused in 1 (driver=bootc)');
       expect(text).to.contain('bootc switch img');
     }
+    expect(html).to.contain('<td class="none">not run</td>');
+    expect(md).to.match(/\| \*\*kargs-kept\*\* — update via x \| \[✅ held\]\([^)]+\) \| _not run_ \|/);
     expect(md).to.match(/\| 1 \| bootc switch img<br>refused \| default \| ❌ failed \| 1\.5 ?s \|/);
+    // The HTML's picture of the run: one bar per step, linked to its row; failures red.
+    expect(html).to.contain('<a class="bar bad" style="flex-grow:1.000" href="#s-q4--driver-bootc-1"');
+    expect(html).to.contain('<tr id="s-q4--driver-bootc-1" class="bad">');
+    expect(html).to.contain(`<a href="${b.dir}/commands.log">commands.log</a>`);
     const timeline = model.details.find((d) => d.runId === b.id)!.timeline;
     expect(timeline.map((r) => r.step)).to.deep.equal(['first boot', 'after reboot']);
     expect(timeline[0]!.kargs).to.equal('quiet');
