@@ -61,7 +61,7 @@ export function renderHtml(m: ReportModel): string {
     p.push('</ul></details>');
   }
 
-  p.push('<h2>Runs</h2>');
+  p.push('<h2>Timelines</h2>');
   for (const d of m.details) {
     p.push(`<h3>${VERDICTS[d.verdict].emoji} ${h(d.runId)}${tb(d.testbed)}${d.attempts > 1 ? ` (attempt ${d.attempts})` : ''} — ${h(d.duration)}</h3>`);
     p.push(`<p>logs: <a href="${h(d.dir)}/commands.log">commands.log</a> · <a href="${h(d.dir)}/steps.jsonl">steps.jsonl</a> · <a href="${h(d.dir)}/">run folder</a> (console logs)</p>`);

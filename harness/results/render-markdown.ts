@@ -51,7 +51,7 @@ export function renderMarkdown(m: ReportModel): string {
     out.push('');
   }
 
-  out.push('## Runs', '');
+  out.push('## Timelines', '');
   for (const d of m.details) {
     out.push(`### ${VERDICTS[d.verdict].emoji} ${d.runId}${tb(d.testbed)}${d.attempts > 1 ? ` (attempt ${d.attempts})` : ''} — ${d.duration}`, '');
     out.push(`logs: [commands.log](${d.dir}/commands.log) · [steps.jsonl](${d.dir}/steps.jsonl)`, '');
