@@ -170,7 +170,7 @@ Usage (through npm, put options after --):
   npm run scenario -- doctor                 report host readiness (QEMU, KVM, memory, disk, podman)
   npm run scenario -- images list|pull NAME|build NAME|prune
   npm run scenario -- gc                     reap machines left behind by a crashed run
-  npm run scenario -- schema [--write|--check]  print, write or check scenarios/schema.json
+  npm run scenario -- schema [--write|--check]  print, write or check the published schemas (scenarios, catalog, results)
 
 Options:
   --parallel N|auto     scenarios at once (default 1; auto sizes to host memory/CPUs)

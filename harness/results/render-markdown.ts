@@ -5,7 +5,7 @@ import { STEP_STATUS, VERDICTS } from './verdicts.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
-const tb = (testbed: boolean) => (testbed ? ` *(${TESTBED_LABEL})*` : '');
+const tb = (testbed: boolean) => (testbed ? ` · *${TESTBED_LABEL}*` : '');
 
 export function renderMarkdown(m: ReportModel): string {
   const out: string[] = [`# bootpath report — ${m.runId}`, ''];
