@@ -7,8 +7,8 @@ import { InputError } from '../../core/errors.js';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { isReporterName, REPORTER_NAMES, type ReporterName } from '../reporters/names.js';
 
-export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'help' | 'version';
-const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'help', 'version', 'run'];
+export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'merge' | 'help' | 'version';
+const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'help', 'version', 'run'];
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
@@ -38,6 +38,7 @@ export interface CliOptions {
   write: boolean;
   check: boolean;
   force: boolean;
+  allowMixed: boolean;
 }
 
 const OPTIONS = {
@@ -61,6 +62,7 @@ const OPTIONS = {
   write: { type: 'boolean' },
   check: { type: 'boolean' },
   force: { type: 'boolean' },
+  'allow-mixed': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -156,6 +158,7 @@ export function parseCli(argv: string[]): CliOptions {
     write: v.write ?? false,
     check: v.check ?? false,
     force: v.force ?? false,
+    allowMixed: v['allow-mixed'] ?? false,
   };
 }
 
@@ -171,6 +174,7 @@ Usage (through npm, put options after --):
   npm run scenario -- images list|pull NAME|build NAME|prune
   npm run scenario -- gc                     reap machines left behind by a crashed run
   npm run scenario -- schema [--write|--check]  print, write or check the published schemas (scenarios, catalog, results)
+  npm run scenario -- merge DIR… [--results DIR] [--allow-mixed]  combine results directories (CI shards) into one
 
 Options:
   --parallel N|auto     scenarios at once (default 1; auto sizes to host memory/CPUs)

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BootpathError, ExitCode, HostNotCapableError, InputError } from '../../core/errors.js';
-import { repoRoot } from '../../core/paths.js';
+import { cacheDir, repoRoot } from '../../core/paths.js';
+import { shardPlans } from '../run/shard.js';
 import { listScenarioFiles, loadScenarioFiles } from '../scenario/load.js';
 import { loadContext } from '../scenario/questions.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
@@ -57,7 +58,7 @@ async function runOrPlan(opts: CliOptions, io: CliIo): Promise<number> {
   }
   const scenarios = await selectScenarios(opts, ctx);
   const plans = scenarios.flatMap((s) => s.plans);
-  if (opts.dryRun) return printPlan(plans, io, opts.json);
+  if (opts.dryRun) return printPlan(shardPlans(plans, opts.shard), io, opts.json, { insecureNoChecksum: opts.insecureNoChecksum, offline: opts.offline, cacheDir: cacheDir() });
   const run = commandHandlers.run;
   if (!run) throw new InputError('running scenarios is not available in this build; use --dry-run');
   return run(opts, io, plans);

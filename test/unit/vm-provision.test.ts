@@ -15,7 +15,7 @@ describe('vm/provision', () => {
   beforeEach(async () => (dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-prov-'))));
   afterEach(async () => fs.rm(dir, { recursive: true, force: true }));
 
-  it('builds an Ignition 3.4.0 config with the user, client key and pinned host key', async () => {
+  it('builds an Ignition 3.3.0 config with the user, client key and pinned host key', async () => {
     const p = sshProvisioning({ user: 'core', authorizedKey: 'ssh-ed25519 AAAA client\n', hostKey, groups: ['wheel'] });
     const cfg = p.config as IgnitionConfig;
     expect(cfg.ignition.version).to.equal(IGNITION_VERSION);

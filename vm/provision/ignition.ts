@@ -3,14 +3,14 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import type { Provisioning } from '../machine.js';
 
 /**
- * Ignition (spec 3.4.0) configs for CoreOS-like images and the testbed. QEMU hands the file to the
+ * Ignition (spec 3.3.0) configs for CoreOS-like images and the testbed. QEMU hands the file to the
  * guest with `-fw_cfg name=opt/com.coreos/config,file=<runDir>/config.ign`.
  *
  * The config can carry the machine's SSH *host private key*: it is written 0600 and must never be
  * logged — use redactIgnitionConfig() for anything that ends up in a log or report.
  */
 
-export const IGNITION_VERSION = '3.4.0';
+export const IGNITION_VERSION = '3.3.0';
 export const IGNITION_FW_CFG_NAME = 'opt/com.coreos/config';
 
 export interface IgnitionUser {
