@@ -14,7 +14,7 @@ import path from 'node:path';
 import { formatLocation, InputError, type LocatedProblem } from '../core/errors.js';
 import { loadChecked, sortProblems } from '../core/load-checked.js';
 import { repoRoot } from '../core/paths.js';
-import { CatalogEntrySchema, type CatalogEntry } from './catalog/schema.js';
+import { CatalogEntrySchema, provisioningProblem, type CatalogEntry } from './catalog/schema.js';
 
 export interface CatalogImage {
   entry: CatalogEntry;
@@ -73,6 +73,8 @@ async function readEntry(file: string): Promise<EntryRead> {
     const { value, source } = await loadChecked(file, shown, CatalogEntrySchema);
     const base = baseName(file);
     if (value.name !== base) return { ok: false, problems: [{ ...source.locate(['name']), message: `name '${value.name}' must equal the file's base name '${base}'` }] };
+    const badProvisioning = provisioningProblem(value);
+    if (badProvisioning) return { ok: false, problems: [{ ...source.locate(['provisioning']), message: badProvisioning }] };
     return { ok: true, image: { entry: value, file: shown } };
   } catch (err) {
     if (err instanceof InputError) return { ok: false, problems: err.problems.length > 0 ? err.problems : [{ file: shown, line: 1, column: 1, message: err.message }] };

@@ -21,6 +21,8 @@ export interface CliOptions {
   tags: string[];
   list: boolean;
   dryRun: boolean;
+  /** With --dry-run: print what each machine would be sent (private key material redacted). */
+  showProvisioning: boolean;
   parallel: number | 'auto';
   accel: AccelChoice;
   results: string | null;
@@ -46,6 +48,7 @@ const OPTIONS = {
   tag: { type: 'string', multiple: true },
   list: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  'show-provisioning': { type: 'boolean' },
   parallel: { type: 'string' },
   accel: { type: 'string' },
   results: { type: 'string' },
@@ -99,6 +102,11 @@ function reporterList(value: string | undefined): ReporterName[] {
   return names;
 }
 
+function showProvisioningFlag(show: boolean | undefined, dryRun: boolean | undefined): boolean {
+  if (show && !dryRun) throw usageError('--show-provisioning goes with --dry-run (it prints what each machine would be sent, and boots nothing)');
+  return show ?? false;
+}
+
 export function parseCli(argv: string[]): CliOptions {
   let parsed;
   try {
@@ -142,6 +150,7 @@ export function parseCli(argv: string[]): CliOptions {
     tags: v.tag ?? [],
     list: v.list ?? false,
     dryRun: v['dry-run'] ?? false,
+    showProvisioning: showProvisioningFlag(v['show-provisioning'], v['dry-run']),
     parallel,
     accel: oneOf('accel', v.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
     results: v.results ?? null,
@@ -169,6 +178,8 @@ Usage (through npm, put options after --):
   npm run scenario -- --all | --tag T        run every scenario / those tagged T
   npm run scenario -- --list                 list scenarios: name, summary, tags, matrix size
   npm run scenario -- <name> --dry-run       print the expanded plan (runs, machines, steps, images)
+  npm run scenario -- <name> --dry-run --show-provisioning   also what each machine would be sent
+                                             (Ignition JSON or systemd credentials; private keys redacted)
   npm run scenario -- validate [files…]      validate scenario files (default: every scenario and image)
   npm run scenario -- doctor                 report host readiness (QEMU, KVM, memory, disk, podman)
   npm run scenario -- images list|pull NAME|build NAME|prune
