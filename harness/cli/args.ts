@@ -6,13 +6,13 @@ import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { BACKEND_NAMES, DEFAULT_BACKEND, type BackendName } from '../../vm/backends.js';
+import { isReporterName, REPORTER_NAMES, type ReporterName } from '../reporters/names.js';
 
 export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'merge' | 'help' | 'version';
 const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'help', 'version', 'run'];
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
-export type ReporterChoice = 'auto' | 'tty' | 'line' | 'quiet';
 
 export interface CliOptions {
   command: Command;
@@ -28,7 +28,8 @@ export interface CliOptions {
   results: string | null;
   keep: KeepPolicy;
   json: boolean;
-  reporter: ReporterChoice;
+  /** Named reporters; empty: the defaults (harness/reporters/registry.ts selectReporters). */
+  reporters: ReporterName[];
   retries: number;
   shard: { index: number; total: number } | null;
   failFast: boolean;
@@ -86,6 +87,21 @@ function count(flag: string, value: string | undefined, fallback: number, min: n
   return Number(value);
 }
 
+/** `--reporter a,b`; `auto` names the default live view, so it adds nothing. */
+function reporterList(value: string | undefined): ReporterName[] {
+  if (value === undefined) return [];
+  const names: ReporterName[] = [];
+  for (const name of value.split(',').map((n) => n.trim()).filter(Boolean)) {
+    if (name === 'auto') continue;
+    if (!isReporterName(name)) {
+      const hint = didYouMean(name, REPORTER_NAMES);
+      throw usageError(`invalid --reporter '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected a comma list of: ${REPORTER_NAMES.join(', ')}`);
+    }
+    names.push(name);
+  }
+  return names;
+}
+
 function showProvisioningFlag(show: boolean | undefined, dryRun: boolean | undefined): boolean {
   if (show && !dryRun) throw usageError('--show-provisioning goes with --dry-run (it prints what each machine would be sent, and boots nothing)');
   return show ?? false;
@@ -140,7 +156,7 @@ export function parseCli(argv: string[]): CliOptions {
     results: v.results ?? null,
     keep: oneOf('keep', v.keep, ['never', 'on-failure', 'always'] as const, 'never'),
     json: v.json ?? false,
-    reporter: oneOf('reporter', v.reporter, ['auto', 'tty', 'line', 'quiet'] as const, 'auto'),
+    reporters: reporterList(v.reporter),
     retries: count('retries', v.retries, 0, 0),
     shard,
     failFast: v['fail-fast'] ?? false,
@@ -168,7 +184,7 @@ Usage (through npm, put options after --):
   npm run scenario -- doctor                 report host readiness (QEMU, KVM, memory, disk, podman)
   npm run scenario -- images list|pull NAME|build NAME|prune
   npm run scenario -- gc                     reap machines left behind by a crashed run
-  npm run scenario -- schema [--write|--check]  print, write or check scenarios/schema.json
+  npm run scenario -- schema [--write|--check]  print, write or check the published schemas (scenarios, catalog, results)
   npm run scenario -- merge DIR… [--results DIR] [--allow-mixed]  combine results directories (CI shards) into one
 
 Options:
@@ -182,7 +198,9 @@ Options:
   --fail-fast           stop scheduling new runs after the first failure
   --offline             use only cached images; fail fast naming a missing one
   --json                machine-readable summary on stdout
-  --reporter auto|tty|line|quiet   live view (auto: tty on a terminal, line otherwise)
+  --reporter LIST       comma list of reporters: one live view (tty|line|quiet; default tty on a
+                        terminal, line otherwise) and outputs (summary.json, junit, report.md,
+                        report.html, github; default: the four files, github in GitHub Actions)
 
 Exit codes: 0 all passed · 1 a scenario failed · 2 invalid input · 3 host not capable · 130 interrupted
 `;

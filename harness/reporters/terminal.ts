@@ -5,16 +5,17 @@
 import { formatDuration } from '../../core/units.js';
 import type { Reporter, RunnerEvent } from '../run/events.js';
 import type { RunSummary } from '../results/model.js';
+import { TESTBED_NOTE } from '../results/testbed.js';
+import { STEP_STATUS, VERDICTS, totalsText } from '../results/verdicts.js';
 
 type Write = (text: string) => void;
-
-const MARK: Record<string, string> = { passed: 'PASS', failed: 'FAIL', error: 'ERROR', flaky: 'FLAKY', interrupted: 'INTERRUPTED', 'timed-out': 'TIMEOUT', skipped: 'SKIP', recorded: 'REC' };
 
 function clock(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
 export class LineReporter implements Reporter {
+  readonly name = 'line';
   constructor(private readonly write: Write) {}
 
   onEvent(e: RunnerEvent): void {
@@ -30,15 +31,15 @@ export class LineReporter implements Reporter {
         break;
       case 'step:end': {
         const r = e.result;
-        const tail = r.status === 'failed' || r.status === 'error' ? `\n${indent(r.message ?? '', '           ')}` : r.findingId ? ` → finding ${r.findingId}${r.message ? `: ${r.message.split('\n')[0]}` : ''}` : '';
-        this.write(`[${clock()}] ${e.plan.id}   ${MARK[r.status] ?? r.status} ${formatDuration(r.durationMs)}${tail}\n`);
+        const tail = STEP_STATUS[r.status].broke ? `\n${indent(r.message ?? '', '           ')}` : r.findingId ? ` → finding ${r.findingId}${r.message ? `: ${r.message.split('\n')[0]}` : ''}` : '';
+        this.write(`[${clock()}] ${e.plan.id}   ${STEP_STATUS[r.status].word} ${formatDuration(r.durationMs)}${tail}\n`);
         break;
       }
       case 'machine:console':
         if (e.event.type === 'console-problem' || e.event.type === 'died') this.write(`[${clock()}] ${e.plan.id}   machine ${e.machine}: ${e.event.type === 'died' ? e.event.message : `console: ${e.event.line}`}\n`);
         break;
       case 'scenario:end':
-        this.write(`[${clock()}] ${e.plan.id} ■ ${MARK[e.result.verdict] ?? e.result.verdict} in ${formatDuration(e.result.durationMs)}${e.result.message && e.result.verdict !== 'passed' ? `\n${indent(e.result.message, '    ')}` : ''}${e.willRetry ? '\n    (retrying)' : ''}\n`);
+        this.write(`[${clock()}] ${e.plan.id} ■ ${VERDICTS[e.result.verdict].word} in ${formatDuration(e.result.durationMs)}${e.result.message && e.result.verdict !== 'passed' ? `\n${indent(e.result.message, '    ')}` : ''}${e.willRetry ? '\n    (retrying)' : ''}\n`);
         break;
       case 'notice':
         this.write(`[${clock()}] ${e.plan ? `${e.plan.id}: ` : ''}${e.message}\n`);
@@ -58,16 +59,16 @@ export function renderFinalTable(s: RunSummary): string {
   const width = Math.max(3, ...s.runs.map((r) => r.id.length));
   const lines = ['', `${'RUN'.padEnd(width)}  VERDICT      TIME     FINDINGS`];
   for (const r of s.runs) {
-    lines.push(`${r.id.padEnd(width)}  ${(MARK[r.verdict] ?? r.verdict).padEnd(11)}  ${formatDuration(r.durationMs).padEnd(7)}  ${r.findings.length}${r.testbed ? '  (testbed)' : ''}`);
+    lines.push(`${r.id.padEnd(width)}  ${(VERDICTS[r.verdict].word).padEnd(11)}  ${formatDuration(r.durationMs).padEnd(7)}  ${r.findings.length}${r.testbed ? '  (testbed)' : ''}`);
   }
-  const counts = Object.entries(s.totals).filter(([k, v]) => k !== 'runs' && v > 0).map(([k, v]) => `${v} ${k}`).join(', ');
-  lines.push('', `${s.totals.runs} run(s): ${counts || 'none'} in ${formatDuration(s.durationMs)}${s.interrupted ? ' (interrupted)' : ''}`);
-  if (s.testbed) lines.push('testbed results exercise bootpath with emulated rpm-ostree/bootc; they are not evidence about real bootc.');
+  lines.push('', `${s.totals.runs} run(s): ${totalsText(s.totals)} in ${formatDuration(s.durationMs)}${s.interrupted ? ' (interrupted)' : ''}`);
+  if (s.testbed) lines.push(TESTBED_NOTE);
   return lines.join('\n') + '\n';
 }
 
 /** Live view: redraws one line per running scenario in place (ANSI), prints finished ones above. */
 export class TtyReporter implements Reporter {
+  readonly name = 'tty';
   private readonly running = new Map<string, { step: string; since: number; started: number }>();
   private drawn = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -90,11 +91,11 @@ export class TtyReporter implements Reporter {
         break;
       }
       case 'step:end':
-        if (e.result.status === 'failed' || e.result.status === 'error') this.above(`  ${e.plan.id}: step ${e.step.index + 1} ${e.result.status}: ${(e.result.message ?? '').split('\n')[0]}`);
+        if (STEP_STATUS[e.result.status].broke) this.above(`  ${e.plan.id}: step ${e.step.index + 1} ${e.result.status}: ${(e.result.message ?? '').split('\n')[0]}`);
         break;
       case 'scenario:end':
         this.running.delete(e.plan.id);
-        this.above(`${(MARK[e.result.verdict] ?? e.result.verdict).padEnd(7)} ${e.plan.id} (${formatDuration(e.result.durationMs)})${e.willRetry ? ' — retrying' : ''}`);
+        this.above(`${(VERDICTS[e.result.verdict].word).padEnd(7)} ${e.plan.id} (${formatDuration(e.result.durationMs)})${e.willRetry ? ' — retrying' : ''}`);
         break;
       case 'notice':
         this.above(`${e.plan ? `${e.plan.id}: ` : ''}${e.message}`);

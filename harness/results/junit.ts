@@ -3,6 +3,8 @@
  * scenario, one <testcase> per matrix run; failures carry the readable diff, system-out the step log.
  */
 import type { RunResult, RunSummary } from './model.js';
+import { TESTBED_NOTE } from './testbed.js';
+import { STEP_STATUS, VERDICTS, type JunitOutcome } from './verdicts.js';
 
 export function xmlEscape(text: string): string {
   return text
@@ -26,37 +28,35 @@ export function renderJunit(summary: RunSummary, stepLogs: Map<string, string> =
     list.push(run);
     byScenario.set(run.scenario, list);
   }
-  const count = (runs: RunResult[], ...v: string[]) => runs.filter((r) => v.includes(r.verdict)).length;
+  const count = (runs: RunResult[], outcome: JunitOutcome) => runs.filter((r) => VERDICTS[r.verdict].junit === outcome).length;
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>'];
   lines.push(
-    `<testsuites name="bootpath ${xmlEscape(summary.runId)}" tests="${summary.runs.length}" failures="${count(summary.runs, 'failed')}" errors="${count(summary.runs, 'error', 'timed-out', 'interrupted')}" skipped="${count(summary.runs, 'skipped')}" time="${seconds(summary.durationMs)}">`,
+    `<testsuites name="bootpath ${xmlEscape(summary.runId)}" tests="${summary.runs.length}" failures="${count(summary.runs, 'failure')}" errors="${count(summary.runs, 'error')}" skipped="${count(summary.runs, 'skipped')}" time="${seconds(summary.durationMs)}">`,
   );
   for (const [scenario, runs] of byScenario) {
     const time = runs.reduce((t, r) => t + r.durationMs, 0);
     lines.push(
-      `  <testsuite name="${xmlEscape(scenario)}" tests="${runs.length}" failures="${count(runs, 'failed')}" errors="${count(runs, 'error', 'timed-out', 'interrupted')}" skipped="${count(runs, 'skipped')}" time="${seconds(time)}" timestamp="${xmlEscape(runs[0]!.startedAt.replace(/\.\d+Z$/, ''))}" hostname="${xmlEscape(summary.host.hostname)}">`,
+      `  <testsuite name="${xmlEscape(scenario)}" tests="${runs.length}" failures="${count(runs, 'failure')}" errors="${count(runs, 'error')}" skipped="${count(runs, 'skipped')}" time="${seconds(time)}" timestamp="${xmlEscape(runs[0]!.startedAt.replace(/\.\d+Z$/, ''))}" hostname="${xmlEscape(summary.host.hostname)}">`,
     );
     lines.push('    <properties>');
     lines.push(`      <property name="accel" value="${xmlEscape(summary.host.accel)}"/>`);
-    if (runs.some((r) => r.testbed)) lines.push('      <property name="testbed" value="emulated rpm-ostree/bootc: results test bootpath, not real bootc"/>');
+    if (runs.some((r) => r.testbed)) lines.push(`      <property name="testbed" value="${xmlEscape(TESTBED_NOTE)}"/>`);
     lines.push('    </properties>');
     for (const run of runs) {
       const name = run.id === scenario ? scenario : run.id.slice(scenario.length);
       lines.push(`    <testcase classname="${xmlEscape(scenario)}" name="${xmlEscape(name)}" file="${xmlEscape(run.file)}" time="${seconds(run.durationMs)}">`);
       const detail = failureDetail(run);
-      switch (run.verdict) {
-        case 'failed':
+      switch (VERDICTS[run.verdict].junit) {
+        case 'failure':
           lines.push(`      <failure message="${xmlEscape(firstLine(run.message))}" type="assertion">${xmlEscape(detail)}</failure>`);
           break;
         case 'error':
-        case 'timed-out':
-        case 'interrupted':
           lines.push(`      <error message="${xmlEscape(firstLine(run.message))}" type="${xmlEscape(run.errorKind ?? run.verdict)}">${xmlEscape(detail)}</error>`);
           break;
         case 'skipped':
           lines.push(`      <skipped message="${xmlEscape(firstLine(run.message))}"/>`);
           break;
-        default:
+        case 'pass':
           break;
       }
       const out = [run.verdict === 'flaky' ? `FLAKY: passed on attempt ${run.attempts}\n${run.message ?? ''}` : '', stepLogs.get(run.id) ?? ''].filter(Boolean).join('\n');
@@ -74,7 +74,7 @@ function firstLine(text: string | undefined): string {
 }
 
 function failureDetail(run: RunResult): string {
-  const failed = run.steps.find((s) => s.status === 'failed' || s.status === 'error');
+  const failed = run.steps.find((s) => STEP_STATUS[s.status].broke);
   const parts = [run.message ?? ''];
   if (failed?.stderrExcerpt) parts.push(`stderr:\n${failed.stderrExcerpt}`);
   return parts.join('\n\n');

@@ -10,12 +10,14 @@ import path from 'node:path';
 import { InputError } from '../../core/errors.js';
 import { formatDuration } from '../../core/units.js';
 import { writeFileAtomic } from '../../core/atomic.js';
-import { GithubSummaryReporter } from '../reporters/github.js';
+import { writeResultFiles } from '../reporters/files.js';
+import { githubSummaryText } from '../reporters/github.js';
 import type { Question } from '../scenario/questions.js';
-import { emptyTotals } from './identity.js';
+import { pointLatest } from './latest.js';
 import { newRunId, resultsPaths, type ResultsPaths } from './layout.js';
 import type { HostRecord, RunResult, RunSummary } from './model.js';
-import { ResultsWriter } from './writer.js';
+import { statesFromFiles } from './state-files.js';
+import { countVerdicts } from './verdicts.js';
 
 /** One input directory, as it ran. */
 export interface ShardRecord {
@@ -191,11 +193,7 @@ export async function mergeSummaries(inputs: Input[], opts: { allowMixed: boolea
   // Runs in the order the inputs list them (shard by shard), each once.
   const order = inputs.flatMap((input) => input.summary.runs.map((r) => r.id)).filter((id, i, all) => all.indexOf(id) === i);
   const runs = order.map((id) => kept.get(id)!.run);
-  const totals = emptyTotals();
-  for (const r of runs) {
-    totals[r.verdict]++;
-    totals.runs++;
-  }
+  const totals = countVerdicts(runs.map((r) => r.verdict));
   const starts = shards.map((s) => Date.parse(s.startedAt));
   const ends = shards.map((s) => (s.finishedAt ? Date.parse(s.finishedAt) : Date.parse(s.startedAt) + s.durationMs));
   const first = inputs[0]!.summary;
@@ -273,10 +271,11 @@ export async function mergeResults(opts: MergeOptions): Promise<MergeOutcome> {
     run.dir = dir;
   }
 
-  const writer = new ResultsWriter(paths, opts.questions, () => ({ schemaVersion: summary.schemaVersion, runId, startedAt: summary.startedAt, host: summary.host, options: summary.options }));
-  await writer.onEvent({ type: 'run:begin', runId, resultsDir: paths.runDir, plans: [], parallel: summary.options.parallel, accel: summary.host.accel, accelReason: summary.host.accelReason });
-  await writer.onEvent({ type: 'run:end', summary });
+  await fs.mkdir(paths.runDir, { recursive: true });
+  await pointLatest(paths);
+  // The same renderers as a run's reporters; the timelines come from the copied state files.
+  await writeResultFiles(paths, summary, opts.questions, await statesFromFiles(paths.runDir, summary));
   await addShardsSection(paths, summary.merged);
-  if (opts.stepSummary) await new GithubSummaryReporter(opts.stepSummary, paths).onEvent({ type: 'run:end', summary });
+  if (opts.stepSummary) await fs.appendFile(opts.stepSummary, `${githubSummaryText(await fs.readFile(paths.reportMd, 'utf8'))}\n`);
   return { summary, paths };
 }

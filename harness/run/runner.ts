@@ -12,12 +12,15 @@ import type { Accel } from '../../vm/machine.js';
 import { RunSecrets } from '../../vm/run-secrets.js';
 import { generateKeyPair } from '../../vm/ssh-keys.js';
 import { resultsPaths, newRunId, type ResultsPaths } from '../results/layout.js';
-import type { HostRecord, RunResult, RunSummary, RunVerdict } from '../results/model.js';
+import type { HostRecord, RunResult, RunSummary, RunVerdict, SummaryHeader } from '../results/model.js';
 import { RESULTS_SCHEMA_VERSION } from '../results/model.js';
 import type { RunPlan } from '../scenario/plan.js';
 import { MemoryBudget, availableMemoryMiB, HOST_RESERVE_MIB, planMemoryMiB } from './admission.js';
-import { emptyTotals, runIdentity } from '../results/identity.js';
-import { EventBus, type Reporter } from './events.js';
+import { runIdentity } from '../results/identity.js';
+import { pointLatest } from '../results/latest.js';
+import { isTestbed } from '../results/testbed.js';
+import { emptyTotals, VERDICTS } from '../results/verdicts.js';
+import { EventBus, type Reporter, type ReporterFailure } from './events.js';
 import { executePlan, type KeepPolicy, type PlanDeps, type PlanGuest } from './execute-plan.js';
 import type { GuestMachine } from '../guest/machine.js';
 import { scaledTimeouts } from './timeouts.js';
@@ -47,12 +50,15 @@ export interface RunnerOutcome<G extends PlanGuest = GuestMachine> {
   summary: RunSummary;
   paths: ResultsPaths;
   kept: G[];
+  /** Reporters that threw; the run went on without them. */
+  reporterFailures: ReporterFailure[];
 }
 
 export async function runPlans<G extends PlanGuest>(plans: RunPlan[], opts: RunnerOptions<G>, reporters: (paths: ResultsPaths) => Reporter[]): Promise<RunnerOutcome<G>> {
   const runId = opts.runId ?? newRunId();
   const paths = resultsPaths(opts.resultsRoot, runId);
   await fs.mkdir(paths.runDir, { recursive: true });
+  await pointLatest(paths);
   const bus = new EventBus(reporters(paths));
   const timeouts = scaledTimeouts(opts.timeoutScale);
   const started = Date.now();
@@ -62,21 +68,24 @@ export async function runPlans<G extends PlanGuest>(plans: RunPlan[], opts: Runn
   const secrets = await RunSecrets.create(runId);
   const clientKey = await generateKeyPair(secrets.dir, 'id_ed25519', `bootpath-run-${runId}`);
 
-  const summary: RunSummary = {
+  const header: SummaryHeader = {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     runId,
     startedAt: new Date(started).toISOString(),
-    finishedAt: null,
-    durationMs: 0,
     host: { ...opts.host, accel: opts.accel, accelReason: opts.accelReason },
     options: { parallel: opts.parallel, retries: opts.retries, shard: opts.shard, keep: opts.keep, accel: opts.accel, backend: opts.backend },
+  };
+  const summary: RunSummary = {
+    ...header,
+    finishedAt: null,
+    durationMs: 0,
     totals: emptyTotals(),
     runs: [],
-    testbed: plans.some((p) => p.machines.some((m) => m.image.entry.source.kind === 'testbed')),
+    testbed: plans.some(isTestbed),
     interrupted: false,
   };
 
-  await bus.emit({ type: 'run:begin', runId, resultsDir: paths.runDir, plans, parallel: opts.parallel, accel: opts.accel, accelReason: opts.accelReason });
+  await bus.emit({ type: 'run:begin', runId, resultsDir: paths.runDir, plans, parallel: opts.parallel, accel: opts.accel, accelReason: opts.accelReason, header });
 
   const limit = pLimit(opts.parallel);
   const budget = new MemoryBudget(Math.max(availableMemoryMiB() - HOST_RESERVE_MIB, Math.max(...plans.map(planMemoryMiB), 1)));
@@ -113,8 +122,7 @@ export async function runPlans<G extends PlanGuest>(plans: RunPlan[], opts: Runn
       } finally {
         release();
       }
-      const retryable = final.verdict === 'failed' || final.verdict === 'error' || final.verdict === 'timed-out';
-      const willRetry = retryable && attempt <= opts.retries && !opts.signal.aborted;
+      const willRetry = VERDICTS[final.verdict].retryable && attempt <= opts.retries && !opts.signal.aborted;
       if (final.verdict !== 'passed') failures.push(`attempt ${attempt}: ${final.verdict}: ${final.message ?? ''}`);
       if (final.verdict === 'passed' && attempt > 1) {
         // Passing on a retry is not the same as passing: say so.
@@ -127,7 +135,7 @@ export async function runPlans<G extends PlanGuest>(plans: RunPlan[], opts: Runn
     summary.runs.push(final);
     summary.totals[final.verdict]++;
     summary.totals.runs++;
-    if (opts.failFast && final.verdict !== 'passed' && final.verdict !== 'flaky') stopScheduling.abort();
+    if (opts.failFast && !VERDICTS[final.verdict].passing) stopScheduling.abort();
   };
 
   // p-limit starts queued runs in call order: hand it the longest estimated runs first.
@@ -150,7 +158,7 @@ export async function runPlans<G extends PlanGuest>(plans: RunPlan[], opts: Runn
   await bus.emit({ type: 'run:end', summary });
   await bus.flush();
   if (kept.length === 0) await secrets.remove();
-  return { summary, paths, kept };
+  return { summary, paths, kept, reporterFailures: bus.failures };
 }
 
 function notRun(plan: RunPlan, verdict: RunVerdict, message: string): RunResult {

@@ -62,8 +62,10 @@ export function parseRpmOstreeStatus(json: string): RpmOstreeStatus {
   const bootedIndex = deployments.findIndex((d) => d.booted);
   const booted = bootedIndex >= 0 ? deployments[bootedIndex]! : null;
   const staged = deployments.find((d) => d.staged) ?? null;
-  // rpm-ostree orders staged, booted, rollback, others: rollback is the first plain one after booted.
-  const rollback = bootedIndex >= 0 ? (deployments.slice(bootedIndex + 1).find((d) => !d.booted && !d.staged) ?? null) : null;
+  // rpm-ostree orders staged, booted, rollback, others; a queued rollback (`rollback` before the
+  // reboot) moves to the top, above the booted one. Either way the rollback is the first plain
+  // deployment, as bootc counts it, so both tools' rollback slots describe the same deployment.
+  const rollback = bootedIndex >= 0 ? (deployments.find((d) => !d.booted && !d.staged) ?? null) : null;
   const tx = root.transaction;
   const driver = obj(root, 'update-driver');
   return {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { repoRoot } from '../../core/paths.js';
 import type { RunSummary } from '../../harness/results/model.js';
+import { stepLineProblems, summaryProblems } from '../../harness/results/validate.js';
 import type { HostState } from '../../harness/state/types.js';
 import { bootcShapeProblems, rpmOstreeShapeProblems } from '../support/status-shapes.js';
 
@@ -122,6 +123,14 @@ describe(`testbed end to end: the scenarios tagged ${TAG} (real QEMU, TCG)`, fun
     expect(md).to.contain('## Timelines');
     const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     expect(html).to.not.match(/<(script|link)\b/);
+  });
+
+  it('summary.json and every steps.jsonl line validate against the published results schema', async () => {
+    expect(summaryProblems(summary)).to.deep.equal([]);
+    for (const r of summary.runs.filter((x) => x.dir)) {
+      const lines = readFileSync(path.join(runDir, r.dir, 'steps.jsonl'), 'utf8').split('\n').filter(Boolean);
+      for (const line of lines) expect(stepLineProblems(JSON.parse(line)), `${r.dir}/steps.jsonl`).to.deep.equal([]);
+    }
   });
 
   it('leaves no machine running and no private key in the results', async () => {

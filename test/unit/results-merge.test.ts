@@ -14,7 +14,10 @@ import { formatDuration } from '../../core/units.js';
 import { resultsPaths, runSlug } from '../../harness/results/layout.js';
 import { findResultDirs, mergeResults, type MergedSummary } from '../../harness/results/merge.js';
 import type { HostRecord, RunResult, RunSummary } from '../../harness/results/model.js';
-import { ResultsWriter } from '../../harness/results/writer.js';
+import { pointLatest } from '../../harness/results/latest.js';
+import { summaryProblems } from '../../harness/results/validate.js';
+import { createReporters } from '../../harness/reporters/registry.js';
+import { EventBus } from '../../harness/run/events.js';
 import { loadScenarioFiles } from '../../harness/scenario/load.js';
 import { loadContext, loadQuestions } from '../../harness/scenario/questions.js';
 import type { RunPlan } from '../../harness/scenario/plan.js';
@@ -66,8 +69,12 @@ async function writeShard(root: string, runId: string, shard: string | null, h: 
   const paths = resultsPaths(root, runId);
   const startedAt = runs[0]!.startedAt;
   const options = { parallel: 2, retries: 1, shard, keep: 'never', accel: 'auto', backend: 'qemu' };
-  const writer = new ResultsWriter(paths, await loadQuestions(), () => ({ schemaVersion: 1, runId, startedAt, host: h, options }));
-  await writer.onEvent({ type: 'run:begin', runId, resultsDir: paths.runDir, plans: runs.map((r) => r.plan), parallel: 2, accel: h.accel, accelReason: h.accelReason });
+  // As the runner does: the folder and results/latest first, then the file reporters from events.
+  await fs.mkdir(paths.runDir, { recursive: true });
+  await pointLatest(paths);
+  const writer = new EventBus(createReporters(['summary.json', 'junit', 'report.md', 'report.html'], { paths, questions: await loadQuestions(), write: () => undefined, env: {} }));
+  const header = { schemaVersion: 1 as const, runId, startedAt, host: h, options };
+  await writer.emit({ type: 'run:begin', runId, resultsDir: paths.runDir, plans: runs.map((r) => r.plan), parallel: 2, accel: h.accel, accelReason: h.accelReason, header });
   const results: RunResult[] = [];
   for (const r of runs) {
     const res = result(r.plan, r.verdict, r.startedAt);
@@ -75,13 +82,14 @@ async function writeShard(root: string, runId: string, shard: string | null, h: 
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(path.join(dir, 'plan.json'), JSON.stringify({ ...r.plan, revision: r.revision ?? r.plan.revision, machines: r.plan.machines.map((m) => ({ ...m, image: m.image.entry })) }));
     await fs.writeFile(path.join(dir, 'commands.log'), `2026-12-01T02:20:00Z $ sudo bootc switch localhost/bootpath/testbed-next:10 (${r.plan.id} on ${h.hostname})\n`);
-    await writer.onEvent({ type: 'scenario:end', plan: r.plan, result: res, willRetry: false });
+    await writer.emit({ type: 'scenario:end', plan: r.plan, result: res, willRetry: false });
     results.push(res);
   }
   const totals = { runs: results.length, passed: 0, failed: 0, error: 0, flaky: 0, interrupted: 0, 'timed-out': 0, skipped: 0 };
   for (const r of results) totals[r.verdict]++;
   const summary: RunSummary = { schemaVersion: 1, runId, startedAt, finishedAt: new Date(Date.parse(startedAt) + 600_000).toISOString(), durationMs: 600_000, host: h, options, totals, runs: results, testbed: true, interrupted: false };
-  await writer.onEvent({ type: 'run:end', summary });
+  await writer.emit({ type: 'run:end', summary });
+  expect(writer.failures).to.deep.equal([]);
   return paths.runDir;
 }
 
@@ -125,6 +133,8 @@ describe('merge (results directories into one)', function () {
 
     const written = JSON.parse(await fs.readFile(paths.summary, 'utf8')) as MergedSummary;
     expect(written).to.deep.equal(JSON.parse(JSON.stringify(summary)));
+    // The merged summary is still a summary.json dashboards can read (its extra fields are additions).
+    expect(summaryProblems(written)).to.deep.equal([]);
     expect(written.runs.map((r) => [r.id, r.shard, r.verdict])).to.deep.equal([
       ['q4-transition-next-major[driver=rpm-ostree]', 'shard 1/2', 'passed'],
       ['q4-transition-next-major[driver=bootc]', 'shard 2/2', 'failed'],

@@ -39,7 +39,7 @@ describe('executePlan against a fake guest', () => {
       clientKey: { privateKeyPath: '/nonexistent', publicKeyPath: '/nonexistent.pub', publicKey: 'ssh-ed25519 AAAA test', publicKeyBlob: 'AAAA', keyType: 'ssh-ed25519' },
       resolveImage: async (_p, name) => ({ name, diskPath: '/nonexistent.qcow2', format: 'qcow2', firmware: 'bios', provenance: { image: 'testbed', source: 'testbed', cacheHit: true, verifiedAt: new Date(0).toISOString() } }),
       secrets: await RunSecrets.create('r1', path.join(dir, 'state')),
-      bus: new EventBus([{ onEvent: (e) => void events.push(e) }]),
+      bus: new EventBus([{ name: 'test', onEvent: (e) => void events.push(e) }]),
       signal: new AbortController().signal,
       ...extra,
     });

@@ -1,6 +1,7 @@
 import { cacheDir } from '../../../core/paths.js';
 import { formatDuration } from '../../../core/units.js';
 import { describeProvenance, type ProvenancePreview } from '../../../images/resolve.js';
+import { isTestbedImage, TESTBED_NOTE } from '../../results/testbed.js';
 import { estimatedCost } from '../../run/schedule.js';
 import type { RunPlan } from '../../scenario/plan.js';
 import type { CliIo } from '../io.js';
@@ -44,7 +45,7 @@ async function printExpandedPlan(plans: RunPlan[], io: CliIo, json: boolean, pro
       const e = m.image.entry;
       io.stdout(`  machine ${m.name}: ${e.firmware ?? 'bios'}, ${e.provisioning}, user ${e.user}; ${m.memoryMiB} MiB, ${m.cpus ?? 'auto'} CPUs\n`);
       io.stdout(`    image ${provenance.get(e.name)!.text}\n`);
-      if (e.source.kind === 'testbed') io.stdout('    (testbed: emulated rpm-ostree/bootc; results test bootpath, they are not evidence about real bootc)\n');
+      if (isTestbedImage(e)) io.stdout(`    (${TESTBED_NOTE})\n`);
     }
     for (const s of plan.steps) {
       const extras = ['expect-failure' in s.def && s.def['expect-failure'] ? 'expect failure' : '', s.def.record ? `records ${s.def.record}` : '', plan.machines.length > 1 ? `on ${s.machine}` : '', s.timeoutMs ? `timeout ${formatDuration(s.timeoutMs)}` : '']

@@ -4,7 +4,7 @@
  * code. Ctrl-C kills every machine at once, writes the results of what finished, and exits 130.
  */
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode } from '../../../core/errors.js';
 import { cacheDir, repoRoot } from '../../../core/paths.js';
@@ -12,11 +12,10 @@ import { resolveImage, type ResolvedImage } from '../../../images/resolve.js';
 import { resolveAccel } from '../../../vm/accel.js';
 import { BACKENDS, reapAllOrphans } from '../../../vm/backends.js';
 import { installSignalHandlers } from '../../../vm/reaper.js';
-import { GithubSummaryReporter } from '../../reporters/github.js';
-import { LineReporter, TtyReporter } from '../../reporters/terminal.js';
-import { ResultsWriter } from '../../results/writer.js';
+import { createReporters, reporterFiles, selectReporters } from '../../reporters/registry.js';
+import { VERDICTS } from '../../results/verdicts.js';
 import { autoParallel, oversubscription, shardPlans } from '../../run/admission.js';
-import type { Reporter } from '../../run/events.js';
+import { describeReporterFailures } from '../../run/events.js';
 import { GuestMachine } from '../../guest/machine.js';
 import { hostRecord, runPlans } from '../../run/runner.js';
 import type { RunPlan } from '../../scenario/plan.js';
@@ -30,6 +29,8 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
     io.stderr(`shard ${opts.shard?.index}/${opts.shard?.total} has no runs (${allPlans.length} in total)\n`);
     return ExitCode.ok;
   }
+  // A reporter that cannot run here is a usage error before anything boots.
+  const reporterNames = selectReporters(opts.reporters, { isTTY: io.isTTY, json: opts.json, env: process.env });
   const { qemu } = await BACKENDS[opts.backend].requireHost();
   const reaped = (await reapAllOrphans()).flatMap((r) => r.reap.reaped);
   if (reaped.length > 0) io.stderr(`reaped ${reaped.length} machine(s) left by a crashed run:\n${reaped.map((line) => `  ${line}\n`).join('')}`);
@@ -76,7 +77,6 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
     },
   });
 
-  const mode = opts.reporter === 'auto' ? (io.isTTY && !opts.json ? 'tty' : 'line') : opts.reporter;
   const write = opts.json ? io.stderr : io.stdout;
   try {
     const outcome = await runPlans(
@@ -97,26 +97,14 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
         host: hostRecord(version, qemu),
         signal: interrupt.signal,
       },
-      (paths) => {
-        const reporters: Reporter[] = [];
-        if (mode === 'tty') reporters.push(new TtyReporter(write));
-        else if (mode === 'line') reporters.push(new LineReporter(write));
-        reporters.push(
-          new ResultsWriter(paths, questions, () => ({
-            schemaVersion: 1,
-            runId: path.basename(paths.runDir),
-            startedAt: new Date().toISOString(),
-            host: { ...hostRecord(version, qemu), accel: accel.accel, accelReason: accel.reason },
-            options: { parallel, retries: opts.retries, shard: opts.shard ? `${opts.shard.index}/${opts.shard.total}` : null, keep: opts.keep, accel: accel.accel, backend: opts.backend },
-          })),
-        );
-        if (process.env.GITHUB_STEP_SUMMARY) reporters.push(new GithubSummaryReporter(process.env.GITHUB_STEP_SUMMARY, paths));
-        return reporters;
-      },
+      (paths) => createReporters(reporterNames, { paths, questions, write, env: process.env }),
     );
     const { summary, paths, kept } = outcome;
     if (accel.accel === 'tcg' && opts.accel === 'auto') write(`note: ${accel.reason}\n`);
-    write(`results: ${path.relative(process.cwd(), paths.runDir) || paths.runDir} (report.md, report.html, junit.xml, summary.json)\n`);
+    for (const line of describeReporterFailures(outcome.reporterFailures)) io.stderr(`warning: ${line}\n`);
+    // Only what is there: a reporter that was not chosen, or failed, wrote nothing to point at.
+    const files = reporterFiles(reporterNames, paths).filter((f) => existsSync(f)).map((f) => path.basename(f));
+    write(`results: ${path.relative(process.cwd(), paths.runDir) || paths.runDir}${files.length > 0 ? ` (${files.join(', ')})` : ''}\n`);
     if (opts.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
 
     if (kept.length > 0 && !interrupt.signal.aborted) {
@@ -127,7 +115,7 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
       for (const g of kept) await g.destroy(false).catch(() => undefined);
     }
     if (summary.interrupted || interrupt.signal.aborted) return ExitCode.interrupted;
-    const bad = summary.runs.some((r) => ['failed', 'error', 'timed-out', 'interrupted'].includes(r.verdict));
+    const bad = summary.runs.some((r) => VERDICTS[r.verdict].bad);
     return bad ? ExitCode.failed : ExitCode.ok;
   } finally {
     uninstall();

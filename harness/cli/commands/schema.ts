@@ -8,12 +8,16 @@ import { InputError } from '../../../core/errors.js';
 import { writeFileAtomic } from '../../../core/atomic.js';
 import { repoRoot } from '../../../core/paths.js';
 import { CatalogEntrySchema } from '../../../images/catalog/schema.js';
+import { RunSummarySchema, StepResultSchema } from '../../results/format.js';
 import { ScenarioSchema, toPublishedSchema } from '../../scenario/schema.js';
 import type { CliIo } from '../io.js';
 
 export const publishedSchemas = [
   { file: path.join(repoRoot, 'scenarios', 'schema.json'), schema: ScenarioSchema },
   { file: path.join(repoRoot, 'images', 'catalog', 'schema.json'), schema: CatalogEntrySchema },
+  // The results format, for dashboards built on summary.json and steps.jsonl.
+  { file: path.join(repoRoot, 'harness', 'results', 'summary.schema.json'), schema: RunSummarySchema },
+  { file: path.join(repoRoot, 'harness', 'results', 'step.schema.json'), schema: StepResultSchema },
 ];
 
 export function renderSchema(schema: object): string {
