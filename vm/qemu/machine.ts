@@ -13,6 +13,7 @@ import { prepareMachineFiles } from '../machine-files.js';
 import type { Machine, MachineSpec } from '../machine.js';
 import { isHostfwdBindFailure, MAX_PORT_ATTEMPTS, type PortAllocator } from '../ports.js';
 import { QmpClient, type QmpEvent } from '../qmp.js';
+import { newMachineMarker } from '../machine-identity.js';
 import { pidfilePath, registerLiveProcess, writePidfile } from '../reaper.js';
 import { buildQemuArgs, withParentDeathSignal, type QemuLaunch } from './command.js';
 
@@ -52,12 +53,14 @@ export class QemuMachine extends MachineBase<Boot> implements Machine {
   private setpriv: string | null = null;
   private launchBase: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> | null = null;
   private pidfile: string;
+  /** Unique per machine, in QEMU's `-name` and the pidfile: what lets `gc` prove a process is this machine. */
+  private readonly marker = newMachineMarker();
   private ownedFiles: string[] = [];
 
   constructor(spec: MachineSpec, opts: QemuMachineOptions = {}) {
     super(spec, opts);
     this.opts = opts;
-    this.pidfile = pidfilePath(this.runId, spec.name, opts.stateDir);
+    this.pidfile = pidfilePath(this.runId, spec.name, this.marker, opts.stateDir);
   }
 
   protected isOff(): boolean {
@@ -96,6 +99,7 @@ export class QemuMachine extends MachineBase<Boot> implements Machine {
         accel: spec.accel,
         runId: this.runId,
         machineName: spec.name,
+        marker: this.marker,
         memoryMiB: spec.memoryMiB,
         cpus: spec.cpus,
         extraDisks,
@@ -187,7 +191,14 @@ export class QemuMachine extends MachineBase<Boot> implements Machine {
       const boot: Boot = { n, tail, child, qmp, stderrLog, exited, unregister };
       this.current = boot;
       if (child.pid) {
-        await writePidfile(this.pidfile, { pid: child.pid, runDir: this.spec.runDir, runId: this.runId, machine: this.spec.name });
+        await writePidfile(this.pidfile, {
+          pid: child.pid,
+          runDir: this.spec.runDir,
+          runId: this.runId,
+          machine: this.spec.name,
+          marker: this.marker,
+          ...(base.overlay !== undefined ? { overlay: base.overlay } : {}),
+        });
       }
       void exited.then((status) => this.onQemuExit(boot, status));
       this.emit({ type: 'boot', boot: n, consoleLog });

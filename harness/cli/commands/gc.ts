@@ -1,4 +1,7 @@
-/** `gc`: reap machines a crashed run left behind (by bootpath's own pidfiles, never by name). */
+/**
+ * `gc`: reap machines a crashed run left behind — by bootpath's own pidfiles, and only processes
+ * whose command line proves they are that machine (vm/machine-identity.ts), never by name.
+ */
 import { reapOrphans } from '../../../vm/reaper.js';
 import type { CliIo } from '../io.js';
 
@@ -11,6 +14,8 @@ export async function gcCommand(opts: { json: boolean }, io: CliIo): Promise<num
   for (const k of report.killed) io.stdout(`killed orphaned machine pid ${k.pid} (${k.runDir})\n`);
   for (const s of report.removedStale) io.stdout(`removed stale pidfile ${s.pidfile}: ${s.reason}\n`);
   for (const s of report.skipped) io.stdout(`left ${s.pidfile}: ${s.reason}\n`);
+  for (const d of report.libvirt?.destroyed ?? []) io.stdout(`destroyed orphaned libvirt domain ${d.domain} on ${d.uri} (${d.runDir})\n`);
+  for (const s of report.libvirt?.skipped ?? []) io.stdout(`left libvirt domain ${s.domain} on ${s.uri}: ${s.reason}\n`);
   io.stdout(`gc: ${report.killed.length} machine(s) reaped, ${report.removedStale.length} stale pidfile(s) removed\n`);
   return 0;
 }
