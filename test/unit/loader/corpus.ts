@@ -67,4 +67,14 @@ export const corpus: MalformedCase[] = [
   { id: 'when-unknown-axis', yaml: ok('  - run: ls\n    when: { drvier: bootc }\n', 'matrix:\n  driver: [bootc]\n'), expected: ["8:13: 'when' names unknown matrix axis 'drvier' (did you mean 'driver'?); axes: driver"] },
   { id: 'when-unknown-value', yaml: ok('  - run: ls\n    when: { driver: [bootc, dnf] }\n', 'matrix:\n  driver: [bootc]\n'), expected: ["8:29: 'when' value \"dnf\" never occurs on axis 'driver'; values: \"bootc\""] },
   { id: 'record-step-bad-observe', yaml: ok('  - record: r\n    observe: [bootd]\n'), expected: ["6:15: invalid value 'bootd' (did you mean 'booted'?); expected one of: booted, staged, rollback, kargs, os-release, packages, bootc, rpm-ostree, status-agree"] },
+  // Hostile and careless input: nesting, keys, foreign files (issue: bad input must give located errors).
+  { id: 'yaml-deep-flow', yaml: ok('  - reboot\n', `vars:\n  a: ${'['.repeat(70)}${']'.repeat(70)}\n`), expected: ['5:68: YAML: nesting deeper than 64 levels'] },
+  { id: 'yaml-deep-parser', yaml: ok('  - reboot\n', `vars:\n  a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`), expected: ['5:70: YAML: nesting deeper than 64 levels'] },
+  { id: 'yaml-deep-block', yaml: ok('  - reboot\n', `vars:\n${Array.from({ length: 70 }, (_, i) => `${' '.repeat(2 * i + 2)}k:`).join('\n')} 1\n`), expected: ['68:129: YAML: nesting deeper than 64 levels'] },
+  { id: 'yaml-deep-aliases', yaml: ok('  - reboot\n', `vars:\n  a: &a ${'['.repeat(40)}${']'.repeat(40)}\n  b: [${'['.repeat(37)}*a${']'.repeat(37)}]\n`), expected: ['1:1: YAML: nesting deeper than 64 levels (through aliases)'] },
+  { id: 'yaml-complex-key', yaml: ok('  - reboot\n', '? [a, b]\n: 1\n'), expected: ['4:3: YAML: a mapping key must be a plain value (text or a number), not a list or mapping'] },
+  { id: 'yaml-complex-key-map', yaml: ok('  - reboot\n', 'vars:\n  ? { x: 1 }\n  : 2\n'), expected: ['5:5: YAML: a mapping key must be a plain value (text or a number), not a list or mapping'] },
+  { id: 'yaml-alias-key', yaml: ok('  - reboot\n', 'vars:\n  a: &k key\n  *k : 2\n'), expected: ['6:3: YAML: an alias (*name) cannot be a mapping key'] },
+  { id: 'foreign-file', yaml: 'root:$y$j9T$secrethash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n', expected: ['1:1: this is not a file of the expected kind: none of its 2 top-level keys is one of name, summary, questions, tags, vars, matrix, machine, machines, timeout, steps (its content is not shown)'] },
+  { id: 'unknown-key-long', yaml: ok('  - reboot\n', `${'x'.repeat(80)}: 1\n`), expected: [`4:1: unknown key '${'x'.repeat(37)}...'; expected one of: name, summary, questions, tags, vars, matrix, machine, machines, timeout, steps`] },
 ];
