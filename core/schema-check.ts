@@ -13,6 +13,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { DataPath } from './yaml-source.js';
 import { didYouMean } from './did-you-mean.js';
+import { durationProblem, sizeProblem } from './units.js';
 
 export interface SchemaProblem {
   path: DataPath;
@@ -58,6 +59,21 @@ export function isInterpolated(value: unknown): value is string {
 
 function walk(schema: Json, value: unknown, path: DataPath, out: SchemaProblem[], opt: CheckOptions): void {
   if (opt.deferInterpolation && isInterpolated(value) && acceptsScalar(schema)) return;
+  const format = schema['x-format'];
+  if (format === 'duration' || format === 'size') {
+    // Syntax first; the bounds apply to a value that is a duration or size at all.
+    const before = out.length;
+    walkKind(schema, value, path, out, opt);
+    if (out.length === before && (typeof value === 'string' || typeof value === 'number')) {
+      const problem = format === 'duration' ? durationProblem(value) : sizeProblem(value, path[path.length - 1]);
+      if (problem) out.push({ path, at: 'value', message: problem });
+    }
+    return;
+  }
+  walkKind(schema, value, path, out, opt);
+}
+
+function walkKind(schema: Json, value: unknown, path: DataPath, out: SchemaProblem[], opt: CheckOptions): void {
 
   if (schema['x-steps']) return walkStep(schema, value, path, out, opt);
   if (Array.isArray(schema.anyOf)) return walkUnion(schema, value, path, out, opt);
