@@ -94,4 +94,14 @@ export const corpus: MalformedCase[] = [
   { id: 'memory-hundred-tib', yaml: ok('  - reboot\n').replace('{ image: testbed }', '{ image: testbed, memory: 100TiB }'), expected: ["3:36: memory \"100TiB\" is out of range: must be at least 128MiB and at most 1TiB"] },
   { id: 'memory-number-small', yaml: ok('  - reboot\n').replace('{ image: testbed }', '{ image: testbed, memory: 64 }'), expected: ["3:36: memory 64 (MiB) is out of range: must be at least 128MiB and at most 1TiB"] },
   { id: 'disk-one-k', yaml: ok('  - reboot\n').replace('{ image: testbed }', '{ image: testbed, disk: 1K }'), expected: ["3:34: disk \"1K\" is out of range: must be at least 1GiB and at most 16TiB"] },
+  // Matrices: bounded expansion, unique run ids and results folders, no empty cells.
+  { id: 'matrix-too-big', yaml: ok('  - reboot\n', `matrix:\n  a: [${Array.from({ length: 17 }, (_, i) => i).join(', ')}]\n  b: [${Array.from({ length: 16 }, (_, i) => i).join(', ')}]\n`), expected: ["4:1: the matrix expands to 272 runs (17 × 16); at most 256 runs per scenario"] },
+  { id: 'matrix-aliased-axes', yaml: ok('  - reboot\n', `matrix:\n  a: &v [${Array.from({ length: 100 }, (_, i) => i).join(', ')}]\n  b: *v\n  c: *v\n  d: *v\n  e: *v\n  f: *v\n`), expected: ["4:1: the matrix expands to 1000000000000 runs (100 × 100 × 100 × 100 × 100 × 100); at most 256 runs per scenario"] },
+  { id: 'matrix-number-and-string', yaml: ok('  - reboot\n', 'matrix:\n  a: [1, "1"]\n'), expected: ["5:10: value \"1\" in axis 'a' reads the same as 1 in a run id; keep one"] },
+  { id: 'matrix-bool-and-string', yaml: ok('  - reboot\n', 'matrix:\n  a: [true, "true"]\n'), expected: ["5:13: value \"true\" in axis 'a' reads the same as true in a run id; keep one"] },
+  { id: 'matrix-include-string-twin', yaml: ok('  - reboot\n', 'matrix:\n  a: [1]\n  include:\n    - { a: "1" }\n'), expected: ["7:7: include repeats a combination that is already in the matrix"] },
+  { id: 'matrix-shared-folder', yaml: ok('  - reboot\n', 'matrix:\n  a: [x/y, x_y]\n'), expected: ["4:1: matrix cells [a=x/y] and [a=x_y] would share the results folder '--a-x_y' (characters other than letters, digits, '.', '_' and '-' become '_'); change one of the values"] },
+  { id: 'matrix-comma-value', yaml: ok('  - reboot\n', 'matrix:\n  a: ["x,b=y", x]\n  b: [z, "y,b=z"]\n'), expected: ["4:1: two matrix cells have the same run id [a=x,b=y,b=z]; a value containing ',' or '=' reads as another axis"] },
+  { id: 'matrix-retry-folder', yaml: ok('  - reboot\n', 'matrix:\n  a: [x.retry-1]\n'), expected: ["4:1: matrix cell [a=x.retry-1] would take the results folder of a retry ('--a-x.retry-1'); change the value"] },
+  { id: 'when-leaves-cell-empty', yaml: ok('  - run: ls\n    when: { a: x }\n', 'matrix:\n  a: [x, y]\n'), expected: ["6:1: matrix cell when-leaves-cell-empty[a=y] runs no step: every step's 'when' leaves it out"] },
 ];
