@@ -1,6 +1,6 @@
 /**
  * Console lines that mean a machine is broken (or worth a warning). Modelled on kola's
- * `consoleChecks` (coreos-assembler mantle/kola/harness.go), plus bootpath's own provisioning line.
+ * `consoleChecks` (coreos-assembler mantle/kola/harness.go), plus Ignition's stage failures.
  *
  * fatal → Machine.failureSignal aborts (the harness stops waiting at once);
  * warn  → a console-problem event only (reported, the run goes on).
@@ -27,7 +27,9 @@ export const CONSOLE_CHECKS: readonly ConsoleCheck[] = [
   { id: 'dracut-fatal', description: 'dracut fatal error', pattern: /dracut: FATAL|dracut: Refusing to continue/, severity: 'fatal', kind: 'console-error' },
   { id: 'dracut-could-not-boot', description: 'dracut could not boot (root device never appeared)', pattern: /Could not boot\./, severity: 'fatal', kind: 'console-error' },
   { id: 'dracut-timeout', description: 'dracut initqueue timeout', pattern: /dracut-initqueue.*timeout, starting timeout scripts/, severity: 'warn', kind: 'console-error' },
-  { id: 'bootpath-ignition', description: 'testbed provisioning error', pattern: /bootpath-ignition: ERROR/, severity: 'fatal', kind: 'console-error' },
+  // systemd's status line when one of Ignition's initrd stages fails (the boot then goes to the
+  // emergency target): the first sign of a config the real Ignition rejected.
+  { id: 'ignition-stage-failed', description: 'an Ignition stage failed', pattern: /Failed to start ignition-[\w-]+\.service/, severity: 'fatal', kind: 'console-error' },
   { id: 'ignition-failed', description: 'Ignition failed', pattern: /Ignition failed|ignition\[\d+\]: .*(?:failed to fetch|error)/i, severity: 'fatal', kind: 'console-error' },
   { id: 'oom-kill', description: 'out-of-memory kill', pattern: /Out of memory: Killed process|invoked oom-killer/, severity: 'fatal', kind: 'console-error' },
   { id: 'initrd-cleanup-killed', description: 'initrd-cleanup.service killed', pattern: /initrd-cleanup\.service: Main process exited, code=killed/, severity: 'fatal', kind: 'console-error' },

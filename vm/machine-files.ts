@@ -5,12 +5,14 @@ import { createBlankDisk, createOverlay } from './disk.js';
 import { findOvmf } from './host-facts.js';
 import type { MachineSpec } from './machine.js';
 import { buildSeedIso } from './provision/cloud-init.js';
+import { writeCredentialFiles } from './provision/credentials.js';
 import { writeIgnitionConfig } from './provision/ignition.js';
 
 /**
  * The files a machine boots from, made in its run dir before the first boot: the qcow2 overlay
- * over the base disk, blank extra disks, the Ignition config or cloud-init seed ISO, and a private
- * copy of the UEFI vars. Shared by every backend (QEMU direct, libvirt), so a machine's run dir
+ * over the base disk, blank extra disks, the provisioning (Ignition config, SMBIOS credential files
+ * or cloud-init seed ISO, in the spec's provisionDir: they may hold the guest's host private key),
+ * and a private copy of the UEFI vars. Shared by every backend (QEMU direct, libvirt), so a machine's run dir
  * looks the same whichever backend ran it.
  */
 export interface MachineFiles {
@@ -18,6 +20,8 @@ export interface MachineFiles {
   extraDisks: string[];
   ignitionConfig?: string;
   seedIso?: string;
+  /** One file per SMBIOS type 11 string (systemd credentials), for `-smbios type=11,path=`. */
+  smbiosCredentialFiles?: string[];
   uefi?: { code: string; vars: string };
   /** Everything created here, for destroy() to remove (unless keepFiles). */
   owned: string[];
@@ -44,13 +48,7 @@ export async function prepareMachineFiles(spec: MachineSpec, owned: string[] = [
     files.extraDisks.push(file);
     owned.push(file);
   }
-  if (spec.provisioning.kind === 'ignition') {
-    files.ignitionConfig = await writeIgnitionConfig(spec.runDir, spec.provisioning.config);
-    owned.push(files.ignitionConfig);
-  } else if (spec.provisioning.kind === 'cloud-init') {
-    files.seedIso = await buildSeedIso(spec.runDir, spec.provisioning);
-    owned.push(files.seedIso);
-  }
+  await prepareProvisioningFiles(spec, files);
   if (spec.firmware === 'uefi') {
     const ovmf = findOvmf();
     if (!ovmf) throw new HostNotCapableError(`machine ${spec.name} needs UEFI firmware, but no OVMF was found`, 'apt-get install -y ovmf');
@@ -60,4 +58,25 @@ export async function prepareMachineFiles(spec: MachineSpec, owned: string[] = [
     files.uefi = { code: ovmf.code, vars };
   }
   return files;
+}
+
+async function prepareProvisioningFiles(spec: MachineSpec, files: MachineFiles): Promise<void> {
+  const p = spec.provisioning;
+  if (p.kind === 'none') return;
+  const dir = spec.provisionDir ?? spec.runDir;
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (p.kind === 'ignition') {
+    files.ignitionConfig = await writeIgnitionConfig(dir, p.config);
+    files.owned.push(files.ignitionConfig);
+  } else if (p.kind === 'cloud-init') {
+    files.seedIso = await buildSeedIso(dir, p);
+    files.owned.push(files.seedIso);
+  } else {
+    // Pushed one by one, so a failure halfway leaves every written file in `owned`.
+    files.smbiosCredentialFiles = [];
+    for (const file of await writeCredentialFiles(dir, p.credentials)) {
+      files.smbiosCredentialFiles.push(file);
+      files.owned.push(file);
+    }
+  }
 }

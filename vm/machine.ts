@@ -16,13 +16,23 @@ export interface SshKeyPair {
   publicKey: string;
 }
 
-/** What the guest should be told at first boot. Ignition for CoreOS-like images (and testbed). */
+/** One systemd system credential (name as systemd reads it, e.g. `tmpfiles.extra`; raw contents). */
+export interface SystemdCredential {
+  name: string;
+  value: string;
+}
+
+/**
+ * What the guest should be told at first boot: Ignition for CoreOS-like images (and testbed),
+ * systemd credentials over SMBIOS type 11 for bootc images, cloud-init for cloud images.
+ */
 export type Provisioning =
   | {
       kind: 'ignition';
       /** Ignition spec 3.x config object; written to a file and passed with -fw_cfg name=opt/com.coreos/config. */
       config: Record<string, unknown>;
     }
+  | { kind: 'credentials'; credentials: SystemdCredential[] }
   | { kind: 'cloud-init'; userData: string; metaData: string }
   | { kind: 'none' };
 
@@ -49,6 +59,12 @@ export interface MachineSpec {
   cpus: number;
   accel: Accel;
   provisioning: Provisioning;
+  /**
+   * Where the provisioning files go (Ignition config, seed ISO, credential files): they can carry
+   * the guest's host private key, so the harness points this at the run's private state dir, never
+   * at results. Defaults to runDir (tests and benches that own their whole directory).
+   */
+  provisionDir?: string;
   /** Guest port to forward from 127.0.0.1:<allocated> (default 22). null: no network forward. */
   sshGuestPort?: number | null;
   /**

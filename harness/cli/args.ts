@@ -7,8 +7,8 @@ import { InputError } from '../../core/errors.js';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { resultsRootProblem } from '../results/layout.js';
 
-export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'help' | 'version';
-const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'help', 'version', 'run'];
+export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'merge' | 'help' | 'version';
+const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'help', 'version', 'run'];
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
@@ -22,6 +22,8 @@ export interface CliOptions {
   tags: string[];
   list: boolean;
   dryRun: boolean;
+  /** With --dry-run: print what each machine would be sent (private key material redacted). */
+  showProvisioning: boolean;
   parallel: number | 'auto';
   accel: AccelChoice;
   results: string | null;
@@ -38,6 +40,7 @@ export interface CliOptions {
   write: boolean;
   check: boolean;
   force: boolean;
+  allowMixed: boolean;
 }
 
 const OPTIONS = {
@@ -45,6 +48,7 @@ const OPTIONS = {
   tag: { type: 'string', multiple: true },
   list: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  'show-provisioning': { type: 'boolean' },
   parallel: { type: 'string' },
   accel: { type: 'string' },
   results: { type: 'string' },
@@ -61,6 +65,7 @@ const OPTIONS = {
   write: { type: 'boolean' },
   check: { type: 'boolean' },
   force: { type: 'boolean' },
+  'allow-mixed': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -80,6 +85,11 @@ function count(flag: string, value: string | undefined, fallback: number, min: n
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < min) throw usageError(`invalid --${flag} '${value}': expected a whole number >= ${min}`);
   return Number(value);
+}
+
+function showProvisioningFlag(show: boolean | undefined, dryRun: boolean | undefined): boolean {
+  if (show && !dryRun) throw usageError('--show-provisioning goes with --dry-run (it prints what each machine would be sent, and boots nothing)');
+  return show ?? false;
 }
 
 export function parseCli(argv: string[]): CliOptions {
@@ -130,6 +140,7 @@ export function parseCli(argv: string[]): CliOptions {
     tags: v.tag ?? [],
     list: v.list ?? false,
     dryRun: v['dry-run'] ?? false,
+    showProvisioning: showProvisioningFlag(v['show-provisioning'], v['dry-run']),
     parallel,
     accel: oneOf('accel', v.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
     results: v.results ?? null,
@@ -146,6 +157,7 @@ export function parseCli(argv: string[]): CliOptions {
     write: v.write ?? false,
     check: v.check ?? false,
     force: v.force ?? false,
+    allowMixed: v['allow-mixed'] ?? false,
   };
 }
 
@@ -156,11 +168,14 @@ Usage (through npm, put options after --):
   npm run scenario -- --all | --tag T        run every scenario / those tagged T
   npm run scenario -- --list                 list scenarios: name, summary, tags, matrix size
   npm run scenario -- <name> --dry-run       print the expanded plan (runs, machines, steps, images)
+  npm run scenario -- <name> --dry-run --show-provisioning   also what each machine would be sent
+                                             (Ignition JSON or systemd credentials; private keys redacted)
   npm run scenario -- validate [files…]      validate scenario files (default: every scenario and image)
   npm run scenario -- doctor                 report host readiness (QEMU, KVM, memory, disk, podman)
   npm run scenario -- images list|pull NAME|build NAME|prune
   npm run scenario -- gc                     reap machines left behind by a crashed run
   npm run scenario -- schema [--write|--check]  print, write or check scenarios/schema.json
+  npm run scenario -- merge DIR… [--results DIR] [--allow-mixed]  combine results directories (CI shards) into one
 
 Options:
   --parallel N|auto     scenarios at once (default 1; auto sizes to host memory/CPUs)

@@ -5,12 +5,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BootpathError, ExitCode, HostNotCapableError, InputError } from '../../core/errors.js';
-import { repoRoot } from '../../core/paths.js';
+import { cacheDir, repoRoot } from '../../core/paths.js';
+import { shardPlans } from '../run/shard.js';
 import { listScenarioFiles, loadScenarioFiles } from '../scenario/load.js';
 import { loadContext } from '../scenario/questions.js';
 import { parseCli, USAGE, type CliOptions } from './args.js';
 import { processIo, type CliIo } from './io.js';
 import { printPlan } from './commands/dry-run.js';
+import { printPlanWithProvisioning } from './commands/show-provisioning.js';
 import { listScenarios } from './commands/list.js';
 import { schemaCommand } from './commands/schema.js';
 import { selectScenarios } from './commands/select.js';
@@ -57,7 +59,11 @@ async function runOrPlan(opts: CliOptions, io: CliIo): Promise<number> {
   }
   const scenarios = await selectScenarios(opts, ctx);
   const plans = scenarios.flatMap((s) => s.plans);
-  if (opts.dryRun) return printPlan(plans, io, opts.json);
+  if (opts.dryRun) {
+    const checks = { insecureNoChecksum: opts.insecureNoChecksum, offline: opts.offline, cacheDir: cacheDir() };
+    const shard = shardPlans(plans, opts.shard);
+    return opts.showProvisioning ? printPlanWithProvisioning(shard, io, opts.json, checks) : printPlan(shard, io, opts.json, checks);
+  }
   const run = commandHandlers.run;
   if (!run) throw new InputError('running scenarios is not available in this build; use --dry-run');
   return run(opts, io, plans);

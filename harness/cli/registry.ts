@@ -13,4 +13,5 @@ export const commandHandlers: Partial<Record<CliOptions['command'], CommandHandl
   doctor: async (opts, io) => (await import('./commands/doctor.js')).doctorCommand(opts, io),
   gc: async (opts, io) => (await import('./commands/gc.js')).gcCommand(opts, io),
   images: async (opts, io) => (await import('./commands/images.js')).imagesCommand(opts, io),
+  merge: async (opts, io) => (await import('./commands/merge.js')).mergeCommand(opts, io),
 };

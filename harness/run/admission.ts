@@ -100,8 +100,5 @@ export class MemoryBudget {
   }
 }
 
-/** `--shard i/n`: a deterministic slice of the expanded run list (sorted by id, round robin). */
-export function shardPlans(plans: RunPlan[], shard: { index: number; total: number } | null): RunPlan[] {
-  if (!shard) return plans;
-  return [...plans].sort((a, b) => a.id.localeCompare(b.id)).filter((_, i) => i % shard.total === shard.index - 1);
-}
+/** `--shard i/n`, balanced by estimated duration (harness/run/shard.ts). */
+export { shardPlans } from './shard.js';

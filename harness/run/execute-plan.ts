@@ -9,6 +9,7 @@ import { InfraError, errorMessage } from '../../core/errors.js';
 import { writeJsonAtomic } from '../../core/atomic.js';
 import type { ResolvedImage } from '../../images/resolve.js';
 import { MachineFailure, type Accel } from '../../vm/machine.js';
+import type { RunSecrets } from '../../vm/run-secrets.js';
 import type { GeneratedKeyPair } from '../../vm/ssh-keys.js';
 import type { Finding, MachineRecord, RunResult, RunVerdict, StepResult } from '../results/model.js';
 import type { RunPlan } from '../scenario/plan.js';
@@ -33,6 +34,8 @@ export interface PlanDeps {
   timeouts: Timeouts;
   keep: KeepPolicy;
   clientKey: GeneratedKeyPair;
+  /** The run's private directory (keys, provisioning files). */
+  secrets: RunSecrets;
   resolveImage: (plan: RunPlan, machine: string) => Promise<ResolvedImage>;
   bus: EventBus;
   /** Aborted on Ctrl-C / SIGTERM. */
@@ -97,6 +100,7 @@ export async function executePlan(plan: RunPlan, deps: PlanDeps): Promise<PlanOu
           image,
           clientKey: deps.clientKey,
           dir: path.join(deps.dir, `machine-${m.name}`),
+          secrets: deps.secrets,
           accel: deps.accel,
           backend: deps.backend,
           timeouts: deps.timeouts,

@@ -6,9 +6,9 @@
 import path from 'node:path';
 import type { ResolvedImage } from '../../images/resolve.js';
 import { createMachine } from '../../vm/backend.js';
-import type { Accel, Machine, Provisioning } from '../../vm/machine.js';
-import { cloudInitMetaData, cloudInitProvisioning, cloudInitUserData } from '../../vm/provision/cloud-init.js';
-import { sshProvisioning } from '../../vm/provision/ignition.js';
+import type { Accel, Machine } from '../../vm/machine.js';
+import { checkProvisioning, provisioningFor } from '../../vm/provision/for-image.js';
+import type { RunSecrets } from '../../vm/run-secrets.js';
 import { generateKeyPair, type GeneratedKeyPair } from '../../vm/ssh-keys.js';
 import { promises as fs } from 'node:fs';
 import { connectGuest } from '../guest/connect.js';
@@ -27,6 +27,8 @@ export interface GuestMachineOptions {
   clientKey: GeneratedKeyPair;
   /** This machine's own directory under the run's results. */
   dir: string;
+  /** The run's private directory: the host key and provisioning files go there, never to results. */
+  secrets: RunSecrets;
   accel: Accel;
   backend: 'qemu' | 'libvirt';
   timeouts: Timeouts;
@@ -53,22 +55,18 @@ export class GuestMachine {
     const entry = plan.image.entry;
     await fs.mkdir(opts.dir, { recursive: true });
     // A fresh host key per machine, injected at provisioning and pinned: no trust-on-first-use.
-    const hostKey = await generateKeyPair(path.join(opts.dir, 'keys'), 'ssh_host_ed25519_key', `bootpath-host-${plan.name}`);
+    // Private material stays in the run's state dir (0700), deleted when the run ends.
+    const secretDir = await opts.secrets.machineDir(plan.name);
+    const hostKey = await generateKeyPair(secretDir, 'ssh_host_ed25519_key', `bootpath-host-${plan.name}`);
     const hostKeyMaterial = {
       privateKey: await fs.readFile(hostKey.privateKeyPath, 'utf8'),
       publicKey: hostKey.publicKey,
     };
-    let provisioning: Provisioning;
-    if (entry.provisioning === 'ignition') {
-      provisioning = sshProvisioning({ user: entry.user, authorizedKey: opts.clientKey.publicKey, hostKey: hostKeyMaterial });
-    } else {
-      provisioning = cloudInitProvisioning({
-        userData: cloudInitUserData({ user: entry.user, authorizedKey: opts.clientKey.publicKey, hostKey: hostKeyMaterial }),
-        metaData: cloudInitMetaData(`bootpath-${plan.name}`, `bootpath-${plan.name}`),
-      });
-    }
-    // The private host key only needed to reach the provisioning config; don't leave it in results.
+    const provisioning = provisioningFor(entry, { machineName: plan.name, authorizedKey: opts.clientKey.publicKey, hostKey: hostKeyMaterial });
+    // The key file is only needed to build the provisioning, which now holds the only copy.
     await fs.rm(hostKey.privateKeyPath, { force: true });
+    const check = await checkProvisioning(provisioning, `machine ${plan.name} (image ${entry.name})`);
+    if (check.status === 'skipped') opts.log(`notice: ${check.notice}`);
 
     const machine = createMachine(
       {
@@ -81,6 +79,7 @@ export class GuestMachine {
         cpus: plan.cpus,
         accel: opts.accel,
         provisioning,
+        provisionDir: secretDir,
         restartOnGuestReset: true,
       },
       { backend: opts.backend },

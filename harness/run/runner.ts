@@ -3,13 +3,12 @@
  * a pass-on-retry as flaky, fail-fast, and one event stream for every reporter.
  */
 import os from 'node:os';
-import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import pLimit from 'p-limit';
 import { errorMessage } from '../../core/errors.js';
-import { stateDir } from '../../core/paths.js';
 import type { ResolvedImage } from '../../images/resolve.js';
 import type { Accel } from '../../vm/machine.js';
+import { RunSecrets } from '../../vm/run-secrets.js';
 import { generateKeyPair } from '../../vm/ssh-keys.js';
 import { resultsPaths, newRunId, type ResultsPaths } from '../results/layout.js';
 import type { HostRecord, RunResult, RunSummary, RunVerdict } from '../results/model.js';
@@ -55,10 +54,10 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
   const timeouts = scaledTimeouts(opts.timeoutScale);
   const started = Date.now();
 
-  // The run's SSH client key lives outside results/ (a private key is a secret) and is removed at
-  // the end unless a kept machine still needs it.
-  const keyDir = path.join(stateDir(), 'runs', runId);
-  const clientKey = await generateKeyPair(keyDir, 'id_ed25519', `bootpath-run-${runId}`);
+  // The run's private keys live outside results/ (vm/run-secrets.ts) and are removed at the end
+  // unless a kept machine still needs them (then when the process exits).
+  const secrets = await RunSecrets.create(runId);
+  const clientKey = await generateKeyPair(secrets.dir, 'id_ed25519', `bootpath-run-${runId}`);
 
   const summary: RunSummary = {
     schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -100,6 +99,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
           timeouts,
           keep: opts.keep,
           clientKey,
+          secrets,
           resolveImage: opts.resolveImage,
           bus,
           signal: opts.signal,
@@ -145,7 +145,7 @@ export async function runPlans(plans: RunPlan[], opts: RunnerOptions, reporters:
   summary.durationMs = Date.now() - started;
   await bus.emit({ type: 'run:end', summary });
   await bus.flush();
-  if (kept.length === 0) await fs.rm(keyDir, { recursive: true, force: true });
+  if (kept.length === 0) await secrets.remove();
   return { summary, paths, kept };
 }
 

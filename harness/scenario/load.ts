@@ -3,6 +3,7 @@
  * Every problem is collected (not just the first) and reported as file:line:column.
  */
 import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { InputError, type LocatedProblem } from '../../core/errors.js';
 import { locateProblems, sortProblems } from '../../core/load-checked.js';
@@ -26,7 +27,7 @@ import {
 import { ScenarioSchema, type MachineDef, type Scenario, type StepDef } from './schema.js';
 
 /** Words the CLI uses as subcommands; no scenario may be named like one. */
-export const RESERVED_NAMES = ['validate', 'doctor', 'images', 'gc', 'schema', 'list', 'help', 'version', 'run'] as const;
+export const RESERVED_NAMES = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'list', 'help', 'version', 'run'] as const;
 
 export const scenariosDir = path.join(repoRoot, 'scenarios');
 export const DEFAULT_MACHINE_NAME = 'default';
@@ -105,7 +106,7 @@ export async function loadScenarioFile(file: string, ctx: LoadContext): Promise<
     }
     const cellMachineNames = checkMachines(resolved, ctx, (p) => add({ ...p, message: p.message + where }));
     if (cellMachineNames.length === 0) continue;
-    plans.push(toPlan(resolved, cell, file, ctx));
+    plans.push({ ...toPlan(resolved, cell, file, ctx), revision: createHash('sha256').update(source.text).digest('hex').slice(0, 16) });
   }
   if (problems.length > 0) throw new InputError(`${shown}: invalid scenario`, sortProblems(dedupe(problems)));
   return { file, scenario, plans };
@@ -232,7 +233,7 @@ function stepApplies(def: { when?: Record<string, Scalar | Scalar[]> }, cell: Re
   return Object.entries(def.when).every(([axis, want]) => (Array.isArray(want) ? want : [want]).includes(cell[axis]!));
 }
 
-function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, ctx: LoadContext): RunPlan {
+function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, ctx: LoadContext): Omit<RunPlan, 'revision'> {
   const defs: [string, MachineDef][] = scenario.machine ? [[DEFAULT_MACHINE_NAME, scenario.machine]] : Object.entries(scenario.machines!);
   const machines: MachinePlan[] = defs.map(([name, m]) => {
     const image = ctx.catalog.get(m.image)!;

@@ -50,6 +50,8 @@ export interface RunPlan {
   timeoutMs: number;
   /** Directory of the scenario file: `copy` sources are relative to it. */
   baseDir: string;
+  /** sha256 of the scenario file's text (16 hex digits): results from different revisions are not merged silently. */
+  revision: string;
 }
 
 const ACTION_KEYS: StepKind[] = ['run', 'reboot', 'rpm-ostree', 'bootc', 'update', 'expect', 'wait', 'copy'];

@@ -85,7 +85,10 @@ export const CatalogEntrySchema = Type.Object(
     source: ImageSource,
     arch: Type.Optional(Type.Union([Type.Literal('x86_64'), Type.Literal('aarch64')])),
     firmware: Type.Optional(Type.Union([Type.Literal('bios'), Type.Literal('uefi')])),
-    provisioning: Type.Union([Type.Literal('ignition'), Type.Literal('cloud-init')]),
+    provisioning: Type.Union([Type.Literal('ignition'), Type.Literal('credentials'), Type.Literal('cloud-init')], {
+      description:
+        'How the run\'s login reaches the guest: ignition (Fedora CoreOS, RHCOS, the testbed: an Ignition config over fw_cfg), credentials (bootc images: systemd credentials in SMBIOS type 11 strings carrying sysusers.d/tmpfiles.d lines), cloud-init (images that run cloud-init: a NoCloud seed ISO). bootc images ship no cloud-init.',
+    }),
     user: Type.String({ minLength: 1, description: 'The login user the harness uses over SSH.' }),
     manages: Type.Array(Type.Union([Type.Literal('rpm-ostree'), Type.Literal('bootc')]), { minItems: 1, description: 'What manages the OS.' }),
     credentials: Type.Optional(Credentials),
@@ -104,3 +107,15 @@ export const CatalogEntrySchema = Type.Object(
 
 export type CatalogEntry = Static<typeof CatalogEntrySchema>;
 export type ImageSourceDef = Static<typeof ImageSource>;
+
+/**
+ * Provisioning that cannot work for the entry's source: a bootc image (source kind oci) ships no
+ * cloud-init, so its login would never arrive and the first connection would fail with a host-key
+ * mismatch. null when the combination is fine.
+ */
+export function provisioningProblem(entry: Pick<CatalogEntry, 'source' | 'provisioning'>): string | null {
+  if (entry.source.kind === 'oci' && entry.provisioning === 'cloud-init') {
+    return "bootc images ship no cloud-init: use 'provisioning: credentials' (systemd credentials over SMBIOS)";
+  }
+  return null;
+}

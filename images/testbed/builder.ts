@@ -30,7 +30,14 @@ export interface TestbedImage {
   kargsD: string[];
   /** Notable files the image adds or changes (its overlay). */
   files: string[];
+  /**
+   * Which real images it is shaped like: `coreos` (FCOS/RHCOS: Ignition in the initrd, ssh-key-dir,
+   * the sudo group file) or `bootc` (centos-bootc/rhel-bootc: none of those).
+   */
+  shape: ImageShape;
 }
+
+export type ImageShape = 'coreos' | 'bootc';
 
 export interface TestbedManifest {
   schema: 1;
@@ -73,8 +80,13 @@ const INPUT_DIRS = ['build', 'guest', 'images', 'inputs'];
 /** The stage-10 (rootfs) inputs, a subset: its tarball is cached under this smaller key. */
 const ROOTFS_INPUTS = ['build/10-rootfs.sh', 'build/lib.sh', 'build/hooks', 'inputs'];
 export const TESTBED_STATEROOT = 'default';
-/** Kernel cmdline of the initial deployment. loglevel=4 limits console noise; panics still print. */
-export const TESTBED_KARGS = 'root=LABEL=root rw console=ttyS0,115200 loglevel=4';
+/**
+ * Kernel cmdline of the initial deployment. loglevel=4 limits console noise; panics still print.
+ * `ignition.platform.id=qemu` and the literal `$ignition_firstboot` are what FCOS's boot entries
+ * carry: GRUB expands the variable to `ignition.firstboot` while /boot/ignition.firstboot exists
+ * (first boot only), which is what starts Ignition in the initrd.
+ */
+export const TESTBED_KARGS = 'root=LABEL=root rw console=ttyS0,115200 loglevel=4 ignition.platform.id=qemu $ignition_firstboot';
 const BOOT_MB = 256;
 const ROOT_MB = 2048;
 const DISK_NAME = 'testbed.qcow2';
@@ -102,6 +114,7 @@ interface ImageDef {
   parent: string | null;
   version: string;
   created: string;
+  shape: ImageShape;
 }
 
 async function listFiles(root: string, rel: string): Promise<string[]> {
@@ -213,7 +226,7 @@ async function describeImages(defs: ImageDef[], key: string): Promise<TestbedIma
       }
     }
     const files = (await listFiles(path.join(SRC, 'images'), def.overlay)).map((f) => '/' + path.relative(def.overlay, f));
-    out.push({ ref: def.ref, tag: def.tag, version: def.version, digest: imageDigest(key, def.tag), osRelease, kargsD, files });
+    out.push({ ref: def.ref, tag: def.tag, version: def.version, digest: imageDigest(key, def.tag), osRelease, kargsD, files, shape: def.shape });
   }
   return out;
 }
@@ -408,7 +421,7 @@ async function buildLocked(
     const epochOf = (iso: string) => Math.floor(Date.parse(iso) / 1000);
     const tsv = defs
       .map((d, i) =>
-        [d.tag, d.ref, d.ostreeRef, d.overlay, d.parent ?? '-', d.version, String(epochOf(d.created)), images[i]?.digest ?? ''].join('\t'),
+        [d.tag, d.ref, d.ostreeRef, d.overlay, d.parent ?? '-', d.version, String(epochOf(d.created)), images[i]?.digest ?? '', d.shape].join('\t'),
       )
       .join('\n');
     await fs.writeFile(path.join(work, 'images.tsv'), tsv + '\n');

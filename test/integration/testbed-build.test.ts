@@ -80,6 +80,10 @@ describe('testbed image build', function () {
     expect(cfg).to.match(/APPEND .*root=LABEL=root rw console=ttyS0,115200/);
     expect(cfg).to.match(/ostree=\/ostree\/boot\.\d\/default\//);
     expect(cfg).not.to.match(/\bquiet\b/);
+    // first boot as on FCOS: GRUB expands $ignition_firstboot while the stamp file exists
+    expect(cfg).to.match(/APPEND .*ignition\.platform\.id=qemu \$ignition_firstboot/);
+    expect(debugfs(bootFs, 'cat /grub/grub.cfg')).to.match(/if \[ -f \/ignition\.firstboot \]; then set ignition_firstboot="ignition\.firstboot"; fi/);
+    expect(ls(bootFs, '/').map((e) => e.name)).to.include('ignition.firstboot');
   });
 
   it('has the three images as refs in the OSTree repo and exactly one deployment', function () {
@@ -98,7 +102,7 @@ describe('testbed image build', function () {
     expect(debugfs(rootFs, `cat ${deployDir}/usr/lib/os-release`)).to.contain('VERSION="9.6 (testbed v1)"');
   });
 
-  it('has the package pool, the stand-ins and the Ignition unit', function () {
+  it('has the package pool, the stand-ins and FCOS\'s login arrangement', function () {
     const pool = ls(rootFs, `${deployDir}/usr/share/bootpath-testbed/pool`).map((e) => e.name);
     for (const p of ['strace', 'tree', 'hello', 'libunwind8']) expect(pool.some((n) => n.startsWith(`${p}_`) && n.endsWith('.deb')), p).to.equal(true);
     expect(debugfs(rootFs, `cat ${deployDir}/usr/share/bootpath-testbed/pool/index`)).to.match(/^strace: .*\bstrace\b/m);
@@ -107,11 +111,15 @@ describe('testbed image build', function () {
       expect(bins.has(tool), tool).to.equal(true);
       expect((bins.get(tool) ?? 0) & 0o111, `${tool} executable`).to.equal(0o111);
     }
+    // ssh-key-dir reads ~/.ssh/authorized_keys.d (where Ignition writes keys) through this sshd
+    // drop-in; it and the sudo group file are /etc defaults, as on FCOS
     const libexec = new Map(ls(rootFs, `${deployDir}/usr/libexec`).map((e) => [e.name, e.mode]));
-    expect((libexec.get('bootpath-ignition') ?? 0) & 0o111).to.equal(0o111);
-    const wants = ls(rootFs, `${deployDir}/etc/systemd/system/multi-user.target.wants`).map((e) => e.name);
-    expect(wants).to.include('bootpath-ignition.service');
-    expect(debugfs(rootFs, `cat ${deployDir}/usr/lib/systemd/system/ssh.service.d/10-bootpath-testbed.conf`)).to.contain('Requires=bootpath-ignition.service');
+    expect((libexec.get('ssh-key-dir') ?? 0) & 0o111).to.equal(0o111);
+    expect(debugfs(rootFs, `cat ${deployDir}/usr/etc/ssh/sshd_config.d/40-ssh-key-dir.conf`)).to.match(/^AuthorizedKeysCommand \/usr\/libexec\/ssh-key-dir %u$/m);
+    expect(debugfs(rootFs, `cat ${deployDir}/usr/etc/sudoers.d/coreos-sudo-group`)).to.match(/^%sudo ALL=\(ALL\) NOPASSWD: ALL$/m);
+    const wants = ls(rootFs, `${deployDir}/etc/systemd/system/basic.target.wants`).map((e) => e.name);
+    expect(wants).to.include('bootpath-ignition-firstboot-complete.service');
+    expect(ls(rootFs, `${deployDir}/usr/lib/systemd/system`).map((e) => e.name)).not.to.include('bootpath-ignition.service');
     const images = JSON.parse(debugfs(rootFs, `cat ${deployDir}/usr/share/bootpath-testbed/images.json`)) as { images: Array<{ ref: string; digest: string }> };
     expect(images.images.map((i) => i.ref)).to.deep.equal(artifact.manifest.images.map((i) => i.ref));
     expect(images.images.map((i) => i.digest)).to.deep.equal(artifact.manifest.images.map((i) => i.digest));
@@ -173,6 +181,7 @@ describe('testbed image build', function () {
     expect(v2?.files).to.include('/usr/share/bootpath-testbed/v2-marker');
     expect(next?.osRelease.VERSION_ID).to.equal('10.0');
     expect(next?.osRelease.ID).not.to.equal(v1?.osRelease.ID);
+    expect(m.images.map((i) => i.shape)).to.deep.equal(['coreos', 'coreos', 'bootc']);
     expect(m.packages).to.include.members(['strace', 'tree', 'hello']);
     expect(m.sizeBytes).to.equal((await fs.stat(artifact.diskPath)).size);
     expect(path.basename(artifact.diskPath)).to.equal(m.disk);

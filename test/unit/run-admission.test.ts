@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { autoParallel, machineVcpus, MemoryBudget, oversubscription, shardPlans } from '../../harness/run/admission.js';
+import { autoParallel, machineVcpus, MemoryBudget, oversubscription } from '../../harness/run/admission.js';
 import type { RunPlan } from '../../harness/scenario/plan.js';
 
 const plan = (id: string, memoryMiB = 1024): RunPlan =>
@@ -51,12 +51,5 @@ describe('admission', () => {
     (await second)();
     (await third)();
     expect(order).to.deep.equal(['second', 'third']);
-  });
-
-  it('shards deterministically and completely', () => {
-    const plans = ['e', 'a', 'd', 'b', 'c'].map((id) => plan(id));
-    const shards = [1, 2, 3].map((i) => shardPlans(plans, { index: i, total: 3 }).map((p) => p.id));
-    expect(shards).to.deep.equal([['a', 'd'], ['b', 'e'], ['c']]);
-    expect(shards.flat().sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
   });
 });

@@ -10,7 +10,7 @@ describe('vm/console-checks', () => {
     ['[  190.2] dracut-initqueue[312]: Warning: dracut-initqueue: timeout, starting timeout scripts', 'dracut-timeout', 'warn'],
     ['Warning: Could not boot.', 'dracut-could-not-boot', 'fatal'],
     ['[  55.0] Out of memory: Killed process 812 (rpm-ostree) total-vm:1G', 'oom-kill', 'fatal'],
-    ['bootpath-ignition: ERROR: cannot write /etc/ssh/ssh_host_ed25519_key', 'bootpath-ignition', 'fatal'],
+    ['[FAILED] Failed to start ignition-files.service - Ignition (files).', 'ignition-stage-failed', 'fatal'],
     ['[    1.0] BUG: kernel NULL pointer dereference, address: 0000', 'kernel-bug', 'warn'],
     ['[    2.0] WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 bar+0x1/0x2', 'kernel-warning', 'warn'],
     ['systemd[1]: foo.service: Found ordering cycle on bar.service/start', 'ordering-cycle', 'warn'],

@@ -15,10 +15,10 @@ describe('vm/provision', () => {
   beforeEach(async () => (dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-prov-'))));
   afterEach(async () => fs.rm(dir, { recursive: true, force: true }));
 
-  it('builds an Ignition 3.4.0 config with the user, client key and pinned host key', async () => {
+  it('builds an Ignition 3.3.0 config with the user, client key and pinned host key', async () => {
     const p = sshProvisioning({ user: 'core', authorizedKey: 'ssh-ed25519 AAAA client\n', hostKey, groups: ['wheel'] });
     const cfg = p.config as IgnitionConfig;
-    expect(cfg.ignition.version).to.equal(IGNITION_VERSION);
+    expect(cfg.ignition.version).to.equal(IGNITION_VERSION).and.to.equal('3.3.0');
     expect(cfg.passwd?.users).to.deep.equal([{ name: 'core', sshAuthorizedKeys: ['ssh-ed25519 AAAA client'], groups: ['wheel'] }]);
     const files = cfg.storage?.files ?? [];
     expect(files.map((f) => [f.path, f.mode, f.overwrite])).to.deep.equal([
@@ -36,7 +36,7 @@ describe('vm/provision', () => {
 
     const redacted = JSON.stringify(redactIgnitionConfig(p.config));
     expect(redacted).not.to.contain(Buffer.from(hostKey.privateKey).toString('base64'));
-    expect(redacted).to.contain('<redacted>');
+    expect(redacted).to.contain('<redacted');
   });
 
   it('writes cloud-config user-data with the user and host keys', () => {

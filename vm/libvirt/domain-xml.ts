@@ -1,5 +1,5 @@
 import type { Accel, DirectKernelBoot } from '../machine.js';
-import { hostForwardRule, sanitizeName } from '../qemu/command.js';
+import { hostForwardRule, sanitizeName, smbiosCredentialArgs } from '../qemu/command.js';
 import { IGNITION_FW_CFG_NAME } from '../provision/ignition.js';
 
 /**
@@ -55,6 +55,8 @@ export interface DomainDefinition {
   extraDisks?: string[];
   seedIso?: string;
   ignitionConfig?: string;
+  /** Files each holding one SMBIOS type 11 string (systemd credentials). */
+  smbiosCredentialFiles?: string[];
   uefi?: { code: string; vars: string };
   directKernel?: DirectKernelBoot;
   /** Serial console (ttyS0) goes to this file, truncated at start. */
@@ -230,6 +232,10 @@ export function buildDomainXml(d: DomainDefinition): string {
   }
   push('  <qemu:commandline>');
   for (const arg of userNetArgs(d.hostPort, d.guestPort ?? 22, machineType)) push(`    <qemu:arg value='${e(arg)}'/>`);
+  // Passed through to QEMU rather than as <sysinfo type='smbios'><oemStrings>: oem strings are
+  // values, so the host private key would sit in this XML (kept in the run dir) and in libvirt's
+  // domain log; `-smbios type=11,path=` names a 0600 file in the private provision dir instead.
+  for (const arg of smbiosCredentialArgs(d.smbiosCredentialFiles ?? [])) push(`    <qemu:arg value='${e(arg)}'/>`);
   push('  </qemu:commandline>');
   push('</domain>');
   return lines.join('\n') + '\n';

@@ -161,6 +161,7 @@ export class LibvirtMachine extends MachineBase<Boot> implements Machine {
     if (f.overlay) d.overlay = f.overlay;
     if (f.seedIso) d.seedIso = f.seedIso;
     if (f.ignitionConfig) d.ignitionConfig = f.ignitionConfig;
+    if (f.smbiosCredentialFiles) d.smbiosCredentialFiles = f.smbiosCredentialFiles;
     if (f.uefi) d.uefi = f.uefi;
     if (spec.directKernel) d.directKernel = spec.directKernel;
     // qemu:///system would run QEMU as libvirt-qemu and chown our files; run it as ourselves instead.

@@ -29,6 +29,8 @@ export interface QemuLaunch {
   noReboot: boolean;
   ignitionConfig?: string;
   seedIso?: string;
+  /** Files each holding one SMBIOS type 11 string (systemd credentials). */
+  smbiosCredentialFiles?: string[];
   uefi?: { code: string; vars: string };
   directKernel?: DirectKernelBoot;
 }
@@ -52,6 +54,15 @@ export function hostForwardRule(hostPort: number, guestPort: number): string {
   if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new Error(`invalid host port ${hostPort}`);
   // Always an explicit loopback address: an empty host address would mean 0.0.0.0 (all interfaces).
   return `hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+}
+
+/**
+ * systemd credentials as SMBIOS type 11 OEM strings. `path=` (not `value=`): QEMU reads the string
+ * from the 0600 file, so credentials that carry a host private key stay off the command line,
+ * which every local user can read in /proc and libvirt copies into its domain log.
+ */
+export function smbiosCredentialArgs(files: readonly string[]): string[] {
+  return files.flatMap((f) => ['-smbios', `type=11,path=${qemuOptValue(f)}`]);
 }
 
 export function buildQemuArgs(l: QemuLaunch): string[] {
@@ -89,6 +100,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     args.push('-device', 'ide-cd,drive=seed');
   }
   if (l.ignitionConfig) args.push('-fw_cfg', `name=opt/com.coreos/config,file=${qemuOptValue(l.ignitionConfig)}`);
+  args.push(...smbiosCredentialArgs(l.smbiosCredentialFiles ?? []));
 
   const netdev = l.hostPort === null ? 'user,id=n0' : `user,id=n0,${hostForwardRule(l.hostPort, l.guestPort ?? 22)}`;
   args.push('-netdev', netdev, '-device', 'virtio-net-pci,netdev=n0');

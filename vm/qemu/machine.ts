@@ -89,7 +89,7 @@ export class QemuMachine extends MachineBase<Boot> implements Machine {
     this.state = 'starting';
     const spec = this.spec;
     try {
-      const { overlay, extraDisks, ignitionConfig, seedIso, uefi } = await prepareMachineFiles(spec, this.ownedFiles);
+      const { overlay, extraDisks, ignitionConfig, seedIso, smbiosCredentialFiles, uefi } = await prepareMachineFiles(spec, this.ownedFiles);
 
       const pdeath = this.opts.parentDeathSignal ?? process.env.BOOTPATH_VM_NO_PDEATHSIG !== '1';
       this.setpriv = pdeath ? await whichBinary('setpriv') : null;
@@ -110,6 +110,7 @@ export class QemuMachine extends MachineBase<Boot> implements Machine {
       if (overlay) base.overlay = overlay;
       if (ignitionConfig) base.ignitionConfig = ignitionConfig;
       if (seedIso) base.seedIso = seedIso;
+      if (smbiosCredentialFiles) base.smbiosCredentialFiles = smbiosCredentialFiles;
       if (uefi) base.uefi = uefi;
       if (spec.directKernel) base.directKernel = spec.directKernel;
       this.launchBase = base;

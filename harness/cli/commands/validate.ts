@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { InputError, type LocatedProblem } from '../../../core/errors.js';
-import { catalogDirs, loadCatalog } from '../../../images/catalog.js';
+import { catalogDirs, readCatalog, renderCatalogNotice, type Catalog } from '../../../images/catalog.js';
 import { listScenarioFiles, loadScenarioFiles } from '../../scenario/load.js';
 import { loadQuestions } from '../../scenario/questions.js';
 import type { CliIo } from '../io.js';
@@ -21,7 +21,13 @@ export async function validateCommand(files: string[], io: CliIo): Promise<numbe
       return undefined;
     }
   };
-  const catalog = (await collect(() => loadCatalog())) ?? new Map();
+  // An invalid user entry is a problem here, but the valid entries still check the scenarios.
+  const read = await collect(() => readCatalog());
+  const catalog: Catalog = read?.catalog ?? new Map();
+  for (const n of read?.notices ?? []) {
+    if (n.kind === 'invalid') problems.push(...n.problems);
+    else io.stderr(renderCatalogNotice(n));
+  }
   const questions = (await collect(() => loadQuestions())) ?? [];
   const ctx = { catalog, questionIds: new Set(questions.map((q) => q.id)) };
   const targets = files.length > 0 ? await resolveScenarioFiles(files) : await listScenarioFiles();

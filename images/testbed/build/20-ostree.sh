@@ -19,11 +19,16 @@ KVER=$(ls "$R/usr/lib/modules")
 # --- guest-side files (stand-ins, Ignition, sshd policy) -----------------------------------------
 # (owned by root whoever owns the checkout)
 cp -a --no-preserve=ownership "$TESTBED_SRC/guest/." "$R/"
-chmod 0755 "$R/usr/bin/rpm-ostree" "$R/usr/bin/bootc" "$R/usr/libexec/bootpath-ignition" "$R/usr/lib/bootpath-testbed/"*.py
+chmod 0755 "$R/usr/bin/rpm-ostree" "$R/usr/bin/bootc" "$R/usr/libexec/ssh-key-dir" "$R/usr/lib/bootpath-testbed/"*.py
 chmod 0440 "$R"/etc/sudoers.d/*
 install -m 0644 "$REGISTRY_JSON" "$R/usr/share/bootpath-testbed/images.json"
-mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
-ln -sfn /usr/lib/systemd/system/bootpath-ignition.service "$R/etc/systemd/system/multi-user.target.wants/bootpath-ignition.service"
+mkdir -p "$R/etc/systemd/system/basic.target.wants"
+ln -sfn /usr/lib/systemd/system/bootpath-ignition-firstboot-complete.service \
+  "$R/etc/systemd/system/basic.target.wants/bootpath-ignition-firstboot-complete.service"
+# the bootc-shaped image's initrd (built in stage 10) is not part of any image's tree
+BOOTC_INITRD=$WORK/initramfs-bootc.img
+mv "$R/usr/lib/bootpath-testbed-build/initramfs-bootc.img" "$BOOTC_INITRD"
+rmdir "$R/usr/lib/bootpath-testbed-build"
 # Bytecode that stays valid after an OSTree checkout (every file's mtime becomes 0): without it the
 # guest recompiles every Python module it imports on every stand-in call (seconds under TCG).
 python3 "$(dirname "$0")/pyc-for-ostree.py" "$R" /usr/lib/bootpath-testbed
@@ -76,13 +81,36 @@ ostree admin os-init "$STATEROOT" --sysroot="$SYSROOT"
 REPO=$SYSROOT/ostree/repo
 ostree --repo="$REPO" config set sysroot.bootloader syslinux
 # commit metadata modelled on what an ostree-container import records (manifest digest, version)
-while IFS=$'\t' read -r tag imgref oref overlay parent version epoch digest; do
+# What makes a tree FCOS-shaped rather than bootc-shaped: the login arrangement FCOS/RHCOS ship
+# (ssh-key-dir with its sshd drop-in, the sudo group file; Ignition in the initrd and its first-boot
+# unit). A bootc-shaped image carries none of it, like the centos-bootc/rhel-bootc images.
+COREOS_ONLY=(usr/etc/ssh/sshd_config.d/40-ssh-key-dir.conf usr/libexec/ssh-key-dir usr/etc/sudoers.d/coreos-sudo-group
+             usr/lib/systemd/system/bootpath-ignition-firstboot-complete.service
+             usr/etc/systemd/system/basic.target.wants/bootpath-ignition-firstboot-complete.service)
+to_bootc_shape() {
+  local tree=$1 f
+  for f in "${COREOS_ONLY[@]}"; do
+    [ -e "$tree/$f" ] || [ -L "$tree/$f" ] || { echo "stage 20: $f is not in the tree to reshape" >&2; exit 1; }
+    rm -f "$tree/$f"
+  done
+  cp "$BOOTC_INITRD" "$tree/usr/lib/modules/$KVER/initramfs.img"
+}
+while IFS=$'\t' read -r tag imgref oref overlay parent version epoch digest shape; do
   [ -n "$tag" ] || continue
   trees=()
   if [ "$parent" = - ]; then
     # the first image is the rootfs itself with its overlay applied
+    [ "$shape" = coreos ] || { echo "stage 20: the first image must be coreos-shaped" >&2; exit 1; }
     cp -a --no-preserve=ownership "$TESTBED_SRC/images/$overlay/." "$R/"
     trees=(--tree=dir="$R")
+  elif [ "$shape" = bootc ]; then
+    # a change of shape removes files, which a layered commit cannot: check the parent out (a copy,
+    # not hardlinks into the repo), reshape it, apply the overlay, commit the whole tree
+    rm -rf "$WORK/reshaped"
+    ostree --repo="$REPO" checkout --force-copy "$(awk -F'\t' -v t="$parent" '$1==t{print $3}' "$IMAGES_TSV")" "$WORK/reshaped"
+    to_bootc_shape "$WORK/reshaped"
+    cp -a --no-preserve=ownership "$TESTBED_SRC/images/$overlay/." "$WORK/reshaped/"
+    trees=(--tree=dir="$WORK/reshaped")
   else
     # derived image: parent commit + overlay directory (copied first so that its files are owned by
     # root whoever owns the checkout; --owner-uid would also rewrite the parent's files)
@@ -94,8 +122,9 @@ while IFS=$'\t' read -r tag imgref oref overlay parent version epoch digest; do
     --add-metadata-string=version="$version" \
     --add-metadata-string=ostree.manifest-digest="$digest" \
     --add-metadata-string=bootpath.image="$imgref" >/dev/null
-  echo "committed $imgref -> $oref $(ostree --repo="$REPO" rev-parse "$oref")"
+  echo "committed $imgref ($shape) -> $oref $(ostree --repo="$REPO" rev-parse "$oref")"
 done < "$IMAGES_TSV"
+rm -rf "$WORK/reshaped"
 rm -rf "$WORK/overlay"
 
 # --- bootstrap ostree's syslinux backend (GRUB reads its syslinux.cfg in stage 30) -------------------
@@ -117,4 +146,4 @@ cp -a "$VARSEED"/. "$SYSROOT/ostree/deploy/$STATEROOT/var/"
 mkdir -p "$SYSROOT/ostree/deploy/$STATEROOT/var/home"
 ostree admin status --sysroot="$SYSROOT"
 ostree --repo="$REPO" refs
-rm -rf "$R" "$VARSEED"
+rm -rf "$R" "$VARSEED" "$BOOTC_INITRD"

@@ -23,6 +23,13 @@ terminal_input serial console
 terminal_output serial console
 set timeout=0
 set default=0
+# First boot, the way Fedora CoreOS's grub.cfg does it: while /ignition.firstboot exists on the boot
+# partition, the `$ignition_firstboot` in every entry's kernel arguments expands to
+# `ignition.firstboot` and Ignition runs in the initrd; bootpath-ignition-firstboot-complete.service
+# removes the file once the system is up.
+set ignition_firstboot=""
+if [ -f /ignition.firstboot ]; then set ignition_firstboot="ignition.firstboot"; fi
+export ignition_firstboot
 # ostree (sysroot.bootloader=syslinux) keeps /syslinux/syslinux.cfg -> ../loader/syslinux.cfg current;
 # its first LABEL is the default deployment. `syslinux_source` adds its entries to this menu, so the
 # timeout below wins over the one GRUB derives from the file's TIMEOUT (syslinux_configfile would
@@ -30,6 +37,7 @@ set default=0
 syslinux_source /syslinux/syslinux.cfg
 set timeout=0
 EOT
+touch "$BOOTDIR/ignition.firstboot"
 mkfs.ext4 -q -F -L boot -d "$BOOTDIR" "$WORK/boot.img" "${BOOT_MB}M"
 # mkfs -d keeps the hardlinks between repo objects and the deployment checkout
 mkfs.ext4 -q -F -L root -d "$SYSROOT" "$WORK/root.img" "${ROOT_MB}M"
@@ -47,7 +55,7 @@ dd if="$G/boot.img" of="$RAW" bs=440 count=1 conv=notrunc status=none
 dd if="$WORK/core.img" of="$RAW" bs=512 seek=1 conv=notrunc status=none
 rm -f "$WORK/core.img" "$WORK/boot.img" "$WORK/root.img"
 # restore the sysroot's /boot so that stage 30 can be rerun on the same work dir
-rmdir "$SYSROOT/boot"; rm -rf "$BOOTDIR/grub"; mv "$BOOTDIR" "$SYSROOT/boot"
+rmdir "$SYSROOT/boot"; rm -rf "$BOOTDIR/grub" "$BOOTDIR/ignition.firstboot"; mv "$BOOTDIR" "$SYSROOT/boot"
 # zstd: compresses about as well as zlib in a fraction of the time, and reads faster in the guest
 qemu-img convert -c -O qcow2 -o compression_type=zstd "$RAW" "$DISK_QCOW2.part"
 rm -f "$RAW"

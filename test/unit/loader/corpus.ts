@@ -19,7 +19,7 @@ export const corpus: MalformedCase[] = [
   { id: 'top-level-list', yaml: '- a\n- b\n', expected: ["1:1: a scenario must be a mapping with keys name, summary, machine, steps; got something else"] },
   { id: 'missing-name', yaml: 'summary: s\nmachine: { image: testbed }\nsteps:\n  - reboot\n', expected: ["1:1: missing required key 'name'"] },
   { id: 'name-mismatch', yaml: ok('  - reboot\n').replace('NAME', 'other-name'), expected: ["1:7: name 'other-name' must equal the file's base name 'name-mismatch'"] },
-  { id: 'reserved-name', file: 'validate.yaml', yaml: ok('  - reboot\n').replace('NAME', 'validate'), expected: ["1:7: 'validate' is a reserved command word (validate, doctor, images, gc, schema, list, help, version, run); choose another name"] },
+  { id: 'reserved-name', file: 'validate.yaml', yaml: ok('  - reboot\n').replace('NAME', 'validate'), expected: ["1:7: 'validate' is a reserved command word (validate, doctor, images, gc, schema, merge, list, help, version, run); choose another name"] },
   { id: 'unknown-top-key', yaml: 'name: unknown-top-key\nsummary: s\nmachine: { image: testbed }\nstpes:\n  - reboot\n', expected: ["1:1: missing required key 'steps'", "4:1: unknown key 'stpes' (did you mean 'steps'?); expected one of: name, summary, questions, tags, vars, matrix, machine, machines, timeout, steps"] },
   { id: 'empty-steps', yaml: ok('  []\n').replace('steps:\n  []', 'steps: []'), expected: ["4:8: must not be empty"] },
   { id: 'unknown-bare-step', yaml: ok('  - rebot\n'), expected: ["5:5: unknown step 'rebot' (did you mean 'reboot'?); a step is a mapping with one of: run, reboot, rpm-ostree, bootc, update, expect, wait, copy, record"] },

@@ -8,18 +8,40 @@ SRC=$2
 source "$SRC/build/lib.sh"
 KVER=$(ls "$R/usr/lib/modules")
 
-# --- initramfs with the ostree dracut module -------------------------------------------------
+# --- initramfs: ostree, and the real Ignition the way Fedora CoreOS runs it ---------------------
 # ostree-prepare-root.service must run in the initrd. A small generic initrd (only the modules that
 # systemd + ostree-prepare-root need, only virtio storage drivers; ext4 is built into the cloud
-# kernel) is 11 MB and unpacks fast under TCG; a full --no-hostonly one costs seconds per boot.
+# kernel) is about 11 MB and unpacks fast under TCG; a full --no-hostonly one costs seconds per boot.
+# Debian's `ignition` package is coreos/ignition 2.14 with its upstream dracut module (30ignition).
+# That module declares `url-lib network` for configs fetched over the network; bootpath hands the
+# config over QEMU fw_cfg only (platform qemu, fetch-offline stage), and Debian ships those two
+# modules in dracut-network, which would start networking in every initrd. So the dependency is
+# dropped here, and a remote config source would fail in the testbed (a documented difference).
+sed -i -E 's/^( *echo qemu systemd) url-lib network$/\1/' "$R/usr/lib/dracut/modules.d/30ignition/module-setup.sh"
+grep -qE '^ *echo qemu systemd$' "$R/usr/lib/dracut/modules.d/30ignition/module-setup.sh" \
+  || { echo "customize: unexpected depends() in Ignition's dracut module" >&2; exit 1; }
+cp -a --no-preserve=ownership "$SRC/build/hooks/dracut/." "$R/usr/lib/dracut/modules.d/"
+DRACUT_BASE="base systemd systemd-initrd dracut-systemd udev-rules rootfs-block fs-lib shutdown ostree"
+DRIVERS="virtio_blk virtio_pci virtio_scsi sd_mod"
+# FCOS-shaped images (v1, v2): Ignition runs on first boot, from fw_cfg (qemu_fw_cfg driver).
 chroot "$R" dracut --force --no-hostonly --reproducible --compress zstd \
-  -m "base systemd systemd-initrd dracut-systemd udev-rules rootfs-block fs-lib shutdown ostree" \
-  --drivers "virtio_blk virtio_pci virtio_scsi sd_mod" \
+  -m "$DRACUT_BASE qemu ignition bootpath-ignition-ostree" --drivers "$DRIVERS qemu_fw_cfg" \
   --kver "$KVER" "/usr/lib/modules/$KVER/initramfs.img"
+# bootc-shaped image (next): no Ignition in its initrd. Kept aside; stage 20 puts it into that
+# image's tree and removes it from the others.
+mkdir -p "$R/usr/lib/bootpath-testbed-build"
+chroot "$R" dracut --force --no-hostonly --reproducible --compress zstd \
+  -m "$DRACUT_BASE" --drivers "$DRIVERS" \
+  --kver "$KVER" "/usr/lib/bootpath-testbed-build/initramfs-bootc.img"
 # (not `lsinitrd | grep -q`: with pipefail, grep's early exit fails the pipeline via SIGPIPE)
 INITRD_FILES=$(chroot "$R" lsinitrd "/usr/lib/modules/$KVER/initramfs.img")
-grep -q ostree-prepare-root <<<"$INITRD_FILES" \
-  || { echo "customize: the ostree dracut module is missing from the initramfs" >&2; exit 1; }
+for f in ostree-prepare-root usr/bin/ignition ignition-files.service usr/lib/ignition/base.d/10-core-user.ign \
+         bootpath-ignition-ostree-mount-var.service usr/sbin/useradd qemu_fw_cfg; do
+  grep -q "$f" <<<"$INITRD_FILES" || { echo "customize: $f is missing from the initramfs" >&2; exit 1; }
+done
+INITRD_FILES=$(chroot "$R" lsinitrd "/usr/lib/bootpath-testbed-build/initramfs-bootc.img")
+grep -q ostree-prepare-root <<<"$INITRD_FILES" || { echo "customize: the bootc initramfs lacks ostree" >&2; exit 1; }
+if grep -q usr/bin/ignition <<<"$INITRD_FILES"; then echo "customize: the bootc initramfs carries Ignition" >&2; exit 1; fi
 
 # --- base system configuration ---------------------------------------------------------------
 echo testbed > "$R/etc/hostname"
@@ -36,7 +58,8 @@ Name=en* eth*
 DHCP=yes
 EOT
 chroot "$R" systemctl enable systemd-networkd.service
-# Like Fedora CoreOS: members of wheel get passwordless sudo; Ignition puts `core` into wheel.
+# Like Fedora CoreOS: `core` is in wheel and sudo (Ignition's base config in the initrd says so);
+# the sudo group gets passwordless sudo (guest/etc/sudoers.d/coreos-sudo-group).
 chroot "$R" groupadd --system wheel
 # No password for root (locked), no users, no keys: everything arrives through Ignition.
 chroot "$R" passwd --lock root >/dev/null

@@ -14,7 +14,6 @@ rpm-ostree behaviour.
 """
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,9 @@ import datetime
 
 import gi
 
+import logic
 import statuscache
+from logic import ToolError, glib_json, yaml_dump, yaml_scalar  # noqa: F401  (re-exported for the tools)
 
 gi.require_version("OSTree", "1.0")
 from gi.repository import Gio, GLib, OSTree  # noqa: E402
@@ -34,16 +35,6 @@ REGISTRY_OVERRIDES = "/var/lib/bootpath-testbed/registry-overrides.json"
 POOL_DIR = "/usr/share/bootpath-testbed/pool"
 ORIGIN_PREFIXES = ("ostree-unverified-registry:", "ostree-unverified-image:registry:",
                    "ostree-unverified-image:docker://")
-# rpm-ostree client-side state in an origin; bootc reports such deployments as incompatible.
-RPMOSTREE_GROUPS = ("rpmostree", "packages", "overrides", "modules")
-
-
-class ToolError(Exception):
-    """A user-facing failure: printed as `error: <message>` and exit code 1 (like both tools)."""
-
-    def __init__(self, message, code=1):
-        super().__init__(message)
-        self.code = code
 
 
 def run_main(fn):
@@ -148,22 +139,24 @@ class Host:
                 return i
         return -1
 
+    def record(self, d):
+        """The plain record logic.py decides on (the deployment object rides along as "dep")."""
+        return {"key": self.key(d), "osname": d.get_osname(), "staged": d.is_staged(),
+                "pinned": d.is_pinned(), "booted": self.is_booted(d), "dep": d}
+
+    def records(self):
+        return [self.record(d) for d in self.deployments]
+
     def pending(self):
-        """The deployment the next boot would use if it is not the booted one (staged or default)."""
-        if self.staged is not None:
-            return self.staged
-        first = self.deployments[0] if self.deployments else None
-        if first is not None and not self.is_booted(first) and first.get_osname() == self.stateroot:
-            return first
-        return None
+        """ostree_sysroot_query_deployments_for's pending: the first deployment of the booted
+        stateroot before the booted one (a staged deployment is always first)."""
+        p, _ = logic.query_deployments_for(self.records(), self.stateroot)
+        return p["dep"] if p is not None else None
 
     def rollback(self):
-        """ostree's notion: the first deployment after the booted one in this stateroot."""
-        bi = self.booted_index()
-        for d in self.deployments[bi + 1:]:
-            if d.get_osname() == self.stateroot and not d.is_staged():
-                return d
-        return None
+        """ostree_sysroot_query_deployments_for's rollback: the first one after the booted one."""
+        _, r = logic.query_deployments_for(self.records(), self.stateroot)
+        return r["dep"] if r is not None else None
 
     # commits
     def commit(self, csum):
@@ -184,6 +177,18 @@ class Host:
         if self.commit_meta(csum).get("rpmostree.clientlayer"):
             return self.commit_parent(csum)
         return csum
+
+    def detached_meta(self, csum):
+        _, v = self.repo.read_commit_detached_metadata(csum, None)
+        return unpack_meta(v) if v is not None else {}
+
+    def write_detached_meta(self, csum, strings):
+        """Replace a commit's detached metadata by `strings` (a{sv} of strings), as
+        ostree-ext's cache_pending() does."""
+        vd = GLib.VariantDict.new(None)
+        for k, v in strings.items():
+            vd.insert_value(k, GLib.Variant("s", v))
+        self.repo.write_commit_detached_metadata(csum, vd.end(), None)
 
     def rev_parse(self, ref):
         _, csum = self.repo.resolve_rev(ref, False)
@@ -278,15 +283,20 @@ def origin_list(origin, group, key):
     return [p for p in val.split(";") if p]
 
 
+def origin_groups(origin):
+    if origin is None:
+        return []
+    groups, _ = origin.get_groups()
+    return list(groups)
+
+
 def origin_has_rpmostree_stuff(origin):
-    return origin is not None and any(origin.has_group(g) for g in RPMOSTREE_GROUPS)
+    return logic.origin_has_rpmostree_stuff(origin_groups(origin))
 
 
-def new_origin(imgref, packages=()):
+def keyfile_from_text(text):
     kf = GLib.KeyFile.new()
-    kf.set_string("origin", "container-image-reference", imgref)
-    if packages:
-        kf.set_string("packages", "requested", "".join(f"{p};" for p in packages))
+    kf.load_from_data(text, len(text.encode()), GLib.KeyFileFlags.KEEP_COMMENTS)
     return kf
 
 
@@ -300,55 +310,40 @@ def copy_origin(origin):
 
 # --- kernel arguments ------------------------------------------------------------------------------
 
-def kargs_d(root_lookup):
-    """kargs from /usr/lib/bootc/kargs.d/*.toml of a root (root_lookup(relpath) -> {name: text})."""
-    import tomllib
-    out = []
-    files = root_lookup("usr/lib/bootc/kargs.d")
-    for name in sorted(files):
-        if not name.endswith(".toml"):
-            continue
-        data = tomllib.loads(files[name])
-        arches = data.get("match-architectures")
-        if arches and "x86_64" not in arches:
-            continue
-        out.extend(data.get("kargs", []))
-    return out
+KARGS_D = "usr/lib/bootc/kargs.d"
 
 
 def kargs_d_of_dir(root):
-    def lookup(rel):
-        d = os.path.join(root, rel)
-        out = {}
-        if os.path.isdir(d):
-            for n in os.listdir(d):
-                p = os.path.join(d, n)
-                if os.path.isfile(p):
-                    with open(p) as f:
-                        out[n] = f.read()
-        return out
-    return kargs_d(lookup)
+    """kargs.d of a deployed root (logic.kargs_d; None when the directory does not exist)."""
+    d = os.path.join(root, KARGS_D)
+    if not os.path.isdir(d):
+        return None
+    files = {}
+    for n in os.listdir(d):
+        p = os.path.join(d, n)
+        if os.path.isfile(p):
+            with open(p) as f:
+                files[n] = f.read()
+    return logic.kargs_d(files)
 
 
 def kargs_d_of_commit(host, csum):
+    """kargs.d of a commit's tree (None when the directory does not exist)."""
     _, root, _ = host.repo.read_commit(csum, None)
-
-    def lookup(rel):
-        d = root.resolve_relative_path(rel)
-        out = {}
-        if not d.query_exists(None):
-            return out
-        it = d.enumerate_children("standard::name,standard::type", Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, None)
-        for info in it:
-            if info.get_file_type() == Gio.FileType.REGULAR:
-                # (g_file_load_contents on an OstreeRepoFile trips a GLib-GIO assertion; read the
-                # content object directly instead)
-                child = d.get_child(info.get_name())
-                _, stream, finfo, _ = host.repo.load_file(child.get_checksum(), None)
-                data = stream.read_bytes(finfo.get_size(), None).get_data() if finfo.get_size() else b""
-                out[info.get_name()] = bytes(data).decode()
-        return out
-    return kargs_d(lookup)
+    d = root.resolve_relative_path(KARGS_D)
+    if not d.query_exists(None):
+        return None
+    files = {}
+    it = d.enumerate_children("standard::name,standard::type", Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, None)
+    for info in it:
+        if info.get_file_type() == Gio.FileType.REGULAR:
+            # (g_file_load_contents on an OstreeRepoFile trips a GLib-GIO assertion; read the
+            # content object directly instead)
+            child = d.get_child(info.get_name())
+            _, stream, finfo, _ = host.repo.load_file(child.get_checksum(), None)
+            data = stream.read_bytes(finfo.get_size(), None).get_data() if finfo.get_size() else b""
+            files[info.get_name()] = bytes(data).decode()
+    return logic.kargs_d(files)
 
 
 # --- misc ------------------------------------------------------------------------------------------
@@ -455,72 +450,3 @@ def commit_layer(base_csum, overlay_dir, version):
         repo.abort_transaction(None)
         raise
     return csum
-
-
-# --- output formats --------------------------------------------------------------------------------
-
-def glib_json(value, indent=0):
-    """JSON the way json-glib's pretty generator writes it (rpm-ostree status --json)."""
-    pad = "  " * indent
-    inner = "  " * (indent + 1)
-    if isinstance(value, dict):
-        if not value:
-            return "{ }"
-        items = [f'{inner}{json.dumps(k)} : {glib_json(v, indent + 1)}' for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "[ ]"
-        items = [inner + glib_json(v, indent + 1) for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-_YAML_PLAIN_UNSAFE = re.compile(r"^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|y|Y|n|N|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF"
-                                r"|[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
-
-
-def yaml_scalar(v):
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    s = str(v)
-    if (s == "" or _YAML_PLAIN_UNSAFE.match(s) or s[0] in "-?:,[]{}#&*!|>'\"%@`" or s[0].isspace()
-            or s[-1].isspace() or ": " in s or " #" in s or "\n" in s):
-        return "'" + s.replace("'", "''") + "'"
-    return s
-
-
-def yaml_dump(value, indent=0):
-    """YAML in serde_yaml's style (bootc status --format=yaml): block maps, `- ` lists at the
-    parent's indentation, single-quoted strings only where plain scalars would be ambiguous."""
-    lines = []
-    pad = "  " * indent
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(v, dict) and v:
-                lines.append(f"{pad}{k}:")
-                lines.append(yaml_dump(v, indent + 1))
-            elif isinstance(v, list) and v:
-                lines.append(f"{pad}{k}:")
-                lines.append(yaml_dump(v, indent))
-            elif isinstance(v, dict):
-                lines.append(f"{pad}{k}: {{}}")
-            elif isinstance(v, list):
-                lines.append(f"{pad}{k}: []")
-            else:
-                lines.append(f"{pad}{k}: {yaml_scalar(v)}")
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict) and item:
-                sub = yaml_dump(item, indent + 1).split("\n")
-                sub[0] = pad + "- " + sub[0].lstrip()
-                lines.extend(sub)
-            else:
-                lines.append(f"{pad}- {yaml_scalar(item)}")
-    return "\n".join(lines)
