@@ -125,3 +125,31 @@ export async function prepareResultsRoot(root: string): Promise<void> {
     throw hostError(root, `it is not writable (${codeOf(err)})`);
   }
 }
+
+/**
+ * Space a run needs on the results filesystem, per machine that can run at once: the qcow2 overlay
+ * lives in the run folder and grows with every deployment the guest writes. A filesystem that fills
+ * up mid-run looks like a dead SSH connection, so it is refused up front instead.
+ */
+export const MIN_FREE_BYTES_PER_RUN = 1024 ** 3;
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+/** Refuse (host error, exit 3) a results root whose filesystem has less than `needBytes` free. */
+export async function checkFreeSpace(root: string, needBytes: number): Promise<void> {
+  let free: number;
+  try {
+    const st = await fs.statfs(root);
+    free = st.bavail * st.bsize;
+  } catch (err) {
+    throw hostError(root, `cannot read its free space (${codeOf(err)})`);
+  }
+  if (free < needBytes) {
+    throw new HostNotCapableError(
+      `only ${gib(free)} free on the filesystem of the results directory ${root}; the runs that may be in flight at once need at least ${gib(needBytes)} (machine overlays live there)`,
+      'free some space there, choose another directory with --results DIR, or lower --parallel',
+    );
+  }
+}

@@ -8,7 +8,7 @@ import { HostNotCapableError, InputError } from '../../core/errors.js';
 import { repoRoot } from '../../core/paths.js';
 import { parseCli } from '../../harness/cli/args.js';
 import { interruptHandler } from '../../harness/cli/interrupt.js';
-import { prepareResultsRoot, resultsRootProblem } from '../../harness/results/layout.js';
+import { checkFreeSpace, prepareResultsRoot, resultsRootProblem } from '../../harness/results/layout.js';
 
 /** --results values that would write where nobody asked, and results paths the host cannot hold. */
 describe('results root', () => {
@@ -62,6 +62,17 @@ describe('results root', () => {
       await fs.mkdir(ro, { mode: 0o555 });
       expect(await hostError(ro)).to.match(/it is not writable \(EACCES\)$/);
     }
+  });
+
+  it('refuses a results filesystem without room for the runs in flight', async () => {
+    await checkFreeSpace(dir, 1);
+    const { bavail, bsize } = await fs.statfs(dir);
+    const err = await checkFreeSpace(dir, (bavail + 1) * bsize + 1024 ** 3).then(
+      () => expect.fail('accepted'),
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(HostNotCapableError);
+    expect((err as Error).message).to.match(new RegExp(`^only [\\d.]+ GiB free on the filesystem of the results directory ${dir}; the runs that may be in flight at once need at least [\\d.]+ GiB`));
   });
 
   it('the CLI (a real process) exits 3 naming the path for --results /proc/x, before anything boots', async () => {

@@ -14,7 +14,7 @@ import { requireQemu } from '../../../vm/host-facts.js';
 import { installSignalHandlers, reapOrphans } from '../../../vm/reaper.js';
 import { GithubSummaryReporter } from '../../reporters/github.js';
 import { LineReporter, TtyReporter } from '../../reporters/terminal.js';
-import { prepareResultsRoot } from '../../results/layout.js';
+import { checkFreeSpace, MIN_FREE_BYTES_PER_RUN, prepareResultsRoot } from '../../results/layout.js';
 import { ResultsWriter } from '../../results/writer.js';
 import { autoParallel, oversubscription, shardPlans } from '../../run/admission.js';
 import type { Reporter } from '../../run/events.js';
@@ -38,8 +38,9 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
   const reaped = await reapOrphans();
   if (reaped.killed.length > 0) io.stderr(`reaped ${reaped.killed.length} machine(s) left by a crashed run: ${reaped.killed.map((k) => k.pid).join(', ')}\n`);
 
-  const accel = await resolveAccel(opts.accel);
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;
+  await checkFreeSpace(resultsRoot, Math.min(parallel, plans.length) * MIN_FREE_BYTES_PER_RUN);
+  const accel = await resolveAccel(opts.accel);
   const load = oversubscription(plans, accel.accel, parallel);
   if (load > 1) io.stderr(`note: ${parallel} runs at once want ${(load * os.availableParallelism()).toFixed(0)} vCPUs on ${os.availableParallelism()} host cores: guests will run slower, timeouts ×${load.toFixed(1)}\n`);
   const questions = await loadQuestions();
