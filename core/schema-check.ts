@@ -13,6 +13,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { DataPath } from './yaml-source.js';
 import { didYouMean } from './did-you-mean.js';
+import { durationProblem, sizeProblem } from './units.js';
 
 export interface SchemaProblem {
   path: DataPath;
@@ -29,8 +30,27 @@ type Json = Record<string, unknown>;
 
 export function checkValue(schema: TSchema, value: unknown, options: CheckOptions): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
+  const foreign = foreignFileProblem(schema as Json, value);
+  if (foreign) return [foreign];
   walk(schema as Json, value, [], problems, options);
   return problems;
+}
+
+/**
+ * A file whose top level is a mapping with not one key of the expected ones is some other file
+ * (a password file parses as a mapping of its lines): say so once, without echoing its keys, which
+ * are that file's content.
+ */
+function foreignFileProblem(schema: Json, value: unknown): SchemaProblem | null {
+  if (schema.type !== 'object' || schema.additionalProperties !== false || !isPlainObject(value)) return null;
+  const known = Object.keys((schema.properties ?? {}) as object);
+  const keys = Object.keys(value);
+  if (keys.length === 0 || keys.some((k) => known.includes(k))) return null;
+  return {
+    path: [],
+    at: 'value',
+    message: `this is not a file of the expected kind: none of its ${keys.length} top-level key${keys.length === 1 ? ' is' : 's is'} one of ${known.join(', ')} (its content is not shown)`,
+  };
 }
 
 export function isInterpolated(value: unknown): value is string {
@@ -39,6 +59,21 @@ export function isInterpolated(value: unknown): value is string {
 
 function walk(schema: Json, value: unknown, path: DataPath, out: SchemaProblem[], opt: CheckOptions): void {
   if (opt.deferInterpolation && isInterpolated(value) && acceptsScalar(schema)) return;
+  const format = schema['x-format'];
+  if (format === 'duration' || format === 'size') {
+    // Syntax first; the bounds apply to a value that is a duration or size at all.
+    const before = out.length;
+    walkKind(schema, value, path, out, opt);
+    if (out.length === before && (typeof value === 'string' || typeof value === 'number')) {
+      const problem = format === 'duration' ? durationProblem(value) : sizeProblem(value, path[path.length - 1]);
+      if (problem) out.push({ path, at: 'value', message: problem });
+    }
+    return;
+  }
+  walkKind(schema, value, path, out, opt);
+}
+
+function walkKind(schema: Json, value: unknown, path: DataPath, out: SchemaProblem[], opt: CheckOptions): void {
 
   if (schema['x-steps']) return walkStep(schema, value, path, out, opt);
   if (Array.isArray(schema.anyOf)) return walkUnion(schema, value, path, out, opt);
@@ -89,7 +124,7 @@ function walkObject(schema: Json, value: unknown, path: DataPath, out: SchemaPro
       if (match) {
         walk(match[1], child, childPath, out, opt);
       } else {
-        out.push({ path: childPath, at: 'key', message: `invalid key '${key}': must match ${describePattern(patterns.map(([re]) => re))}` });
+        out.push({ path: childPath, at: 'key', message: `invalid key '${shownKey(key)}': must match ${describePattern(patterns.map(([re]) => re))}` });
       }
       continue;
     }
@@ -102,7 +137,7 @@ function walkObject(schema: Json, value: unknown, path: DataPath, out: SchemaPro
       out.push({
         path: childPath,
         at: 'key',
-        message: `unknown key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected one of: ${known.join(', ')}`,
+        message: `unknown key '${shownKey(key)}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected one of: ${known.join(', ')}`,
       });
     }
   }
@@ -340,6 +375,13 @@ function expectedKeysHint(schema: Json): string {
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A key as messages show it: one line, at most 40 characters. */
+function shownKey(key: string): string {
+  // eslint-disable-next-line no-control-regex
+  const one = key.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return one.length > 40 ? `${one.slice(0, 37)}...` : one;
 }
 
 export function describe(value: unknown): string {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic.js';
 import { ExitCode, errorMessage } from '../core/errors.js';
 import { stateDir } from '../core/paths.js';
+import { checkPidfileRecord, identityMismatch, pidfileName, type Checked, type MachineIdentity } from './machine-identity.js';
 import { isSameProcessAlive, processCmdline, processStartTime } from './proc.js';
 
 /**
@@ -12,31 +13,28 @@ import { isSameProcessAlive, processCmdline, processStartTime } from './proc.js'
  *    process 'exit' hook SIGKILL them synchronously (async work does not run once exit begins).
  * 2. Pidfiles under <stateDir>/machines/: if bootpath itself is SIGKILLed (and setpriv's pdeathsig
  *    was unavailable), the next run or `bootpath gc` reaps the orphans — identified by pid + start
- *    time + a cmdline that references the machine's run dir, never by process name.
+ *    time + a cmdline that carries the machine's unique marker and a file in its run dir, never by
+ *    process name (vm/machine-identity.ts).
  */
 
-export interface PidfileRecord {
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat: with pid, the identity of the QEMU process. */
-  pidStartTime: number;
-  ownerPid: number;
-  ownerStartTime: number;
-  runDir: string;
+/** A machine's pidfile: the identity the reaper checks before it kills anything (vm/machine-identity.ts). */
+export interface PidfileRecord extends MachineIdentity {
   createdAt: string;
-  runId?: string;
-  machine?: string;
 }
 
 export function machinesStateDir(dir: string = stateDir()): string {
   return path.join(dir, 'machines');
 }
 
-export function pidfilePath(runId: string, machine: string, dir: string = stateDir()): string {
-  return path.join(machinesStateDir(dir), `${runId}-${machine}.json`);
+export function pidfilePath(runId: string, machine: string, marker: string, dir: string = stateDir()): string {
+  return path.join(machinesStateDir(dir), pidfileName(runId, machine, marker));
 }
 
-/** Write the pidfile for a QEMU process this process just started. */
-export async function writePidfile(file: string, rec: { pid: number; runDir: string; runId?: string; machine?: string }): Promise<PidfileRecord> {
+/** Write the pidfile for a QEMU process this process just started (its `-name` carries `marker`). */
+export async function writePidfile(
+  file: string,
+  rec: { pid: number; runDir: string; runId: string; machine: string; marker: string; overlay?: string },
+): Promise<PidfileRecord> {
   const pidStartTime = processStartTime(rec.pid);
   const ownerStartTime = processStartTime(process.pid);
   if (pidStartTime === null || ownerStartTime === null) throw new Error(`cannot read /proc start time of pid ${rec.pid}`);
@@ -46,9 +44,11 @@ export async function writePidfile(file: string, rec: { pid: number; runDir: str
     ownerPid: process.pid,
     ownerStartTime,
     runDir: rec.runDir,
+    runId: rec.runId,
+    machine: rec.machine,
+    marker: rec.marker,
+    ...(rec.overlay !== undefined ? { overlay: rec.overlay } : {}),
     createdAt: new Date().toISOString(),
-    ...(rec.runId ? { runId: rec.runId } : {}),
-    ...(rec.machine ? { machine: rec.machine } : {}),
   };
   await writeJsonAtomic(file, record);
   return record;
@@ -139,16 +139,23 @@ export interface ReapReport {
   skipped: { pidfile: string; reason: string }[];
 }
 
-function isPidfileRecord(v: unknown): v is PidfileRecord {
-  if (!v || typeof v !== 'object') return false;
-  const r = v as Record<string, unknown>;
-  return (
-    typeof r['pid'] === 'number' &&
-    typeof r['pidStartTime'] === 'number' &&
-    typeof r['ownerPid'] === 'number' &&
-    typeof r['ownerStartTime'] === 'number' &&
-    typeof r['runDir'] === 'string'
-  );
+/** A pidfile is a few hundred bytes; anything bigger, or not a regular file, is not one of ours. */
+const MAX_PIDFILE_BYTES = 64 * 1024;
+
+async function readPidfile(file: string): Promise<Checked<unknown>> {
+  let st;
+  try {
+    st = await fs.lstat(file);
+  } catch (err) {
+    return { ok: false, reason: `unreadable: ${errorMessage(err)}` };
+  }
+  if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+  if (st.size > MAX_PIDFILE_BYTES) return { ok: false, reason: `larger than ${MAX_PIDFILE_BYTES} bytes` };
+  try {
+    return { ok: true, value: JSON.parse(await fs.readFile(file, 'utf8')) as unknown };
+  } catch (err) {
+    return { ok: false, reason: `unreadable: ${errorMessage(err)}` };
+  }
 }
 
 async function waitGone(pid: number, startTime: number, timeoutMs: number): Promise<boolean> {
@@ -175,15 +182,20 @@ export async function reapOrphans(opts: { stateDir?: string } = {}): Promise<Rea
   }
   for (const name of names) {
     const pidfile = path.join(dir, name);
-    let rec: unknown;
-    try {
-      rec = JSON.parse(await fs.readFile(pidfile, 'utf8'));
-    } catch (err) {
-      report.skipped.push({ pidfile, reason: `unreadable: ${errorMessage(err)}` });
+    const raw = await readPidfile(pidfile);
+    if (!raw.ok) {
+      report.skipped.push({ pidfile, reason: raw.reason });
       continue;
     }
-    if (!isPidfileRecord(rec)) {
-      report.skipped.push({ pidfile, reason: 'not a bootpath machine pidfile' });
+    // A pidfile that fails validation is never followed: not even its pid is looked at.
+    const checked = checkPidfileRecord(raw.value, name);
+    if (!checked.ok) {
+      report.skipped.push({ pidfile, reason: `not a valid bootpath machine pidfile (${checked.reason}); not followed` });
+      continue;
+    }
+    const rec = checked.value;
+    if (rec.pid === process.pid || rec.pid === process.ppid) {
+      report.skipped.push({ pidfile, reason: `names this process or its parent (${rec.pid}); not followed` });
       continue;
     }
     if (isSameProcessAlive(rec.ownerPid, rec.ownerStartTime)) {
@@ -195,11 +207,17 @@ export async function reapOrphans(opts: { stateDir?: string } = {}): Promise<Rea
       report.removedStale.push({ pidfile, reason: `process ${rec.pid} is gone` });
       continue;
     }
-    const cmdline = processCmdline(rec.pid);
-    if (!cmdline || !cmdline.some((arg) => arg.includes(rec.runDir))) {
-      // Same pid and start time but a different program: never kill what we cannot prove is ours.
+    const mismatch = identityMismatch(rec, processCmdline(rec.pid));
+    if (mismatch !== null) {
+      // Same pid and start time but not provably this machine: never kill what we cannot prove is ours.
       await fs.rm(pidfile, { force: true });
-      report.removedStale.push({ pidfile, reason: `process ${rec.pid} does not reference ${rec.runDir}; not killed` });
+      report.removedStale.push({ pidfile, reason: `process ${rec.pid} is not this machine (${mismatch}); not killed` });
+      continue;
+    }
+    // Checked again right before the signal: the pid must still be the same process.
+    if (!isSameProcessAlive(rec.pid, rec.pidStartTime)) {
+      await fs.rm(pidfile, { force: true });
+      report.removedStale.push({ pidfile, reason: `process ${rec.pid} is gone` });
       continue;
     }
     try {

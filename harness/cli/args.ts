@@ -7,6 +7,7 @@ import { InputError } from '../../core/errors.js';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { BACKEND_NAMES, DEFAULT_BACKEND, type BackendName } from '../../vm/backends.js';
 import { isReporterName, REPORTER_NAMES, type ReporterName } from '../reporters/names.js';
+import { resultsRootProblem } from '../results/layout.js';
 
 export type Command = 'run' | 'validate' | 'doctor' | 'images' | 'gc' | 'schema' | 'merge' | 'help' | 'version';
 const COMMANDS: Command[] = ['validate', 'doctor', 'images', 'gc', 'schema', 'merge', 'help', 'version', 'run'];
@@ -141,6 +142,11 @@ export function parseCli(argv: string[]): CliOptions {
     const m = /^(\d+)\/(\d+)$/.exec(v.shard);
     if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw usageError(`invalid --shard '${v.shard}': expected i/n with 1 <= i <= n, e.g. 1/3`);
     shard = { index: Number(m[1]), total: Number(m[2]) };
+  }
+
+  if (v.results !== undefined) {
+    const problem = resultsRootProblem(v.results);
+    if (problem) throw usageError(`invalid --results ${JSON.stringify(v.results)}: ${problem}`);
   }
 
   return {

@@ -7,7 +7,10 @@
  *   runs/<run-slug>/    plan.json, steps.jsonl, state-<n>.json, commands.log,
  *                       machine-<name>/console-<n>.log
  */
+import { promises as fs, type Stats } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { errorMessage, HostNotCapableError } from '../../core/errors.js';
 
 export function runSlug(planId: string, attempt = 1): string {
   const slug = planId
@@ -46,4 +49,107 @@ export function resultsPaths(root: string, runId: string): ResultsPaths {
     latest: path.join(root, 'latest'),
     runFolder: (planId, attempt) => path.join(runDir, 'runs', runSlug(planId, attempt)),
   };
+}
+
+/**
+ * Why `raw` (the --results value) cannot be a results root, or null. An empty value would resolve to
+ * the working directory (the repository), and `/` or a root-level directory would fill the top of
+ * the filesystem with run folders and a `latest` link.
+ */
+export function resultsRootProblem(raw: string): string | null {
+  if (raw.trim().length === 0) return 'an empty value; name a directory, e.g. --results results';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(raw)) return 'the path contains control characters';
+  const resolved = path.resolve(raw);
+  if (resolved.split(path.sep).filter(Boolean).length < 2) {
+    const example = resolved === path.sep ? path.join(os.homedir(), 'bootpath-results') : path.join(resolved, 'bootpath-results');
+    return `${resolved} is ${resolved === path.sep ? 'the filesystem root' : 'a root-level directory'}; results need a directory of their own, e.g. ${example}`;
+  }
+  return null;
+}
+
+/** More missing levels than this is not a results path anyone meant. */
+const MAX_NEW_LEVELS = 32;
+
+function hostError(root: string, why: string): HostNotCapableError {
+  return new HostNotCapableError(`cannot use the results directory ${root}: ${why}`, 'choose a writable directory with --results DIR');
+}
+
+function codeOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+}
+
+/**
+ * Make sure `root` is a directory bootpath can write, before anything boots. Missing levels are
+ * created one at a time (a recursive mkdir spins forever under /proc), and a throw-away directory
+ * is created and removed to prove writes work (read-only mounts, permissions). Every failure is a
+ * host error that names the path.
+ */
+export async function prepareResultsRoot(root: string): Promise<void> {
+  const missing: string[] = [];
+  let p = root;
+  for (;;) {
+    let st: Stats | null;
+    try {
+      st = await fs.stat(p);
+    } catch (err) {
+      const code = codeOf(err);
+      // ENOTDIR: some ancestor is a file; walking up finds it and says which.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw hostError(root, `${p}: ${code}`);
+      st = null;
+    }
+    if (st === null) {
+      missing.unshift(p);
+      if (missing.length > MAX_NEW_LEVELS) throw hostError(root, `more than ${MAX_NEW_LEVELS} directory levels would have to be created`);
+      const parent = path.dirname(p);
+      if (parent === p) throw hostError(root, 'no existing parent directory');
+      p = parent;
+      continue;
+    }
+    if (!st.isDirectory()) throw hostError(root, `${p} is not a directory`);
+    break;
+  }
+  for (const dir of missing) {
+    try {
+      await fs.mkdir(dir);
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === 'EEXIST' && (await fs.stat(dir).then((s) => s.isDirectory(), () => false))) continue;
+      throw hostError(root, `cannot create ${dir} (${code})`);
+    }
+  }
+  try {
+    const probe = await fs.mkdtemp(path.join(root, '.bootpath-write-check-'));
+    await fs.rmdir(probe);
+  } catch (err) {
+    throw hostError(root, `it is not writable (${codeOf(err)})`);
+  }
+}
+
+/**
+ * Space a run needs on the results filesystem, per machine that can run at once: the qcow2 overlay
+ * lives in the run folder and grows with every deployment the guest writes. A filesystem that fills
+ * up mid-run looks like a dead SSH connection, so it is refused up front instead.
+ */
+export const MIN_FREE_BYTES_PER_RUN = 1024 ** 3;
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+/** Refuse (host error, exit 3) a results root whose filesystem has less than `needBytes` free. */
+export async function checkFreeSpace(root: string, needBytes: number): Promise<void> {
+  let free: number;
+  try {
+    const st = await fs.statfs(root);
+    free = st.bavail * st.bsize;
+  } catch (err) {
+    throw hostError(root, `cannot read its free space (${codeOf(err)})`);
+  }
+  if (free < needBytes) {
+    throw new HostNotCapableError(
+      `only ${gib(free)} free on the filesystem of the results directory ${root}; the runs that may be in flight at once need at least ${gib(needBytes)} (machine overlays live there)`,
+      'free some space there, choose another directory with --results DIR, or lower --parallel',
+    );
+  }
 }

@@ -14,7 +14,7 @@ import { readYamlFile, type YamlSource } from '../../core/yaml-source.js';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { displayPath, type Catalog } from '../../images/catalog.js';
 import { findReferences, interpolate, type Scalar } from './interpolate.js';
-import { cellId, expandMatrix, type MatrixInput } from './matrix.js';
+import { cellId, cellsWithoutSteps, expandMatrix, type MatrixInput } from './matrix.js';
 import { DEFAULT_MEMORY_MIB, DEFAULT_SCENARIO_TIMEOUT_MS, plannedStep, type MachinePlan, type PlannedStep, type RunPlan } from './plan.js';
 import { ScenarioSchema, type MachineDef, type Scenario, type StepDef } from './schema.js';
 import { describeStep, kindModule, kindOf, shorthandStep, type KindedStep, type StepKind } from '../steps/registry.js';
@@ -67,6 +67,7 @@ export async function loadScenarioFile(file: string, ctx: LoadContext): Promise<
   const vars = (scenario.vars ?? {}) as Record<string, Scalar>;
 
   checkWhen(scenario, expansion.axes, expansion.cells, add);
+  if (expansion.problems.length === 0) cellsWithoutSteps(scenario.steps, expansion.cells, scenario.name).forEach(add);
   checkUniqueIds(scenario, expansion.cells, add);
 
   const { refs, problems: syntax } = findReferences(raw);

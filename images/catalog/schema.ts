@@ -6,6 +6,19 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'a sha256 hex digest (64 lower-case hex digits)' });
 
+/**
+ * An http(s) URL with a host (a name, an IPv4 or a bracketed IPv6 address), an optional port and a
+ * path of printable ASCII: no spaces or newlines (they would end up in HTTP requests and logs) and
+ * no user:password@ (credentials never go in the catalog).
+ */
+const HTTP_URL_PATTERN = '^https?://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?([/?#][\\x21-\\x7E]*)?$';
+const httpUrl = (description?: string) =>
+  Type.String({
+    pattern: HTTP_URL_PATTERN,
+    'x-pattern-description': 'an http(s) URL with a host, without spaces or credentials, e.g. https://example.org/disk.qcow2',
+    ...(description ? { description } : {}),
+  });
+
 const Credentials = Type.Object(
   {
     file: Type.Optional(Type.String({ minLength: 1, description: 'Path to an auth file (e.g. a podman auth.json); ~ is expanded.' })),
@@ -18,7 +31,7 @@ export const CoreosStreamSource = Type.Object(
   {
     kind: Type.Literal('coreos-stream'),
     stream: Type.String({ minLength: 1, description: 'stable, testing, next (FCOS) or a stream name served at metadata-url.' }),
-    'metadata-url': Type.Optional(Type.String({ pattern: '^https?://', description: 'Stream JSON URL; defaults to the Fedora CoreOS builds server.' })),
+    'metadata-url': Type.Optional(httpUrl('Stream JSON URL; defaults to the Fedora CoreOS builds server.')),
     format: Type.Optional(Type.Union([Type.Literal('qcow2.xz'), Type.Literal('qcow2.gz')])),
     keyring: Type.Optional(Type.String({ minLength: 1, description: 'gpg keyring for verifying the detached signature (gpgv).' })),
   },
@@ -28,7 +41,7 @@ export const CoreosStreamSource = Type.Object(
 export const UrlSource = Type.Object(
   {
     kind: Type.Literal('url'),
-    url: Type.String({ pattern: '^https?://' }),
+    url: httpUrl(),
     sha256: Type.Optional(Sha256),
     'uncompressed-sha256': Type.Optional(Sha256),
   },
@@ -79,7 +92,7 @@ export const CatalogEntrySchema = Type.Object(
     user: Type.String({ minLength: 1, description: 'The login user the harness uses over SSH.' }),
     manages: Type.Array(Type.Union([Type.Literal('rpm-ostree'), Type.Literal('bootc')]), { minItems: 1, description: 'What manages the OS.' }),
     credentials: Type.Optional(Credentials),
-    memory: Type.Optional(Type.String({ pattern: '^\\d+(MiB|GiB)$', description: 'Default guest memory.' })),
+    memory: Type.Optional(Type.String({ pattern: '^\\d+(MiB|GiB)$', 'x-format': 'size', description: 'Default guest memory.' })),
     'ssh-ready-console': Type.Optional(
       Type.String({
         minLength: 1,

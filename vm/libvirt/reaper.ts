@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { errorMessage } from '../../core/errors.js';
 import { stateDir as defaultStateDir } from '../../core/paths.js';
 import { whichBinary } from '../exec.js';
+import { runDirProblem } from '../machine-identity.js';
 import { isSameProcessAlive } from '../proc.js';
 import { BOOTPATH_METADATA_NS, parseBootpathMetadata, type BootpathDomainMetadata } from './domain-xml.js';
 import { readDomainRecords } from './records.js';
@@ -24,6 +25,11 @@ export function isOrphan(meta: BootpathDomainMetadata | null, alive: (pid: numbe
   return meta !== null && !alive(meta.owner.pid, meta.owner.startTime);
 }
 
+/** `driver[+transport]://[host]/path[?query]`, printable ASCII only (what bootpath itself records). */
+export function isPlainLibvirtUri(uri: string): boolean {
+  return uri.length <= 512 && /^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\/[\x21-\x7e]*$/.test(uri);
+}
+
 /**
  * Destroy orphaned bootpath domains on `uris` (default: the URIs named in <stateDir>/libvirt/
  * records; none when there are none, so runs that never used libvirt never call virsh). Records
@@ -34,7 +40,8 @@ export async function reapLibvirtOrphans(opts: { stateDir?: string; uris?: strin
   const report: LibvirtReapReport = { destroyed: [], skipped: [] };
   const records = await readDomainRecords(dir);
   const uris = new Set(opts.uris ?? []);
-  for (const r of records) if (r.record) uris.add(r.record.uri);
+  // A record only names where to look; one with a URI that is not a plain libvirt URI is not followed.
+  for (const r of records) if (r.record && isPlainLibvirtUri(r.record.uri)) uris.add(r.record.uri);
   if (uris.size === 0) return report;
   if (!opts.virshBinary && !(await whichBinary('virsh'))) {
     for (const uri of uris) report.skipped.push({ uri, domain: '*', reason: 'virsh is not installed' });
@@ -63,6 +70,11 @@ export async function reapLibvirtOrphans(opts: { stateDir?: string; uris?: strin
       }
       const meta = parseBootpathMetadata(res.stdout);
       if (!meta) continue; // not a bootpath domain
+      const dirProblem = runDirProblem(meta.runDir);
+      if (dirProblem !== null) {
+        report.skipped.push({ uri, domain, reason: `bootpath metadata does not name a valid run dir (${dirProblem}); not destroyed` });
+        continue;
+      }
       if (!isOrphan(meta)) {
         report.skipped.push({ uri, domain, reason: `owner process ${meta.owner.pid} is still running` });
         continue;

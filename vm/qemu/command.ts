@@ -13,6 +13,8 @@ export interface QemuLaunch {
   machineType?: 'q35' | 'pc';
   runId: string;
   machineName: string;
+  /** The machine's unique marker (vm/machine-identity.ts), appended to `-name` so gc can prove identity. */
+  marker?: string;
   memoryMiB: number;
   cpus: number;
   /** The machine's qcow2 overlay (absent for diskless direct-kernel guests). */
@@ -56,7 +58,7 @@ export function smbiosCredentialArgs(files: readonly string[]): string[] {
 
 export function buildQemuArgs(l: QemuLaunch): string[] {
   const args: string[] = [];
-  const name = qemuProcessName(l.runId, l.machineName);
+  const name = l.marker !== undefined ? `${qemuProcessName(l.runId, l.machineName)}-${l.marker}` : qemuProcessName(l.runId, l.machineName);
   args.push('-name', `${name},process=bootpath-${sanitizeName(l.machineName)}`);
   args.push('-machine', l.machineType ?? 'q35');
   args.push('-accel', l.accel);

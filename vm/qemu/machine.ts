@@ -12,6 +12,7 @@ import type { MachineSpec } from '../machine.js';
 import { parentDeathHelper, withParentDeathSignal } from '../parent-death.js';
 import { isHostfwdBindFailure, type PortAllocator } from '../ports.js';
 import { QmpClient, type QmpEvent } from '../qmp.js';
+import { newMachineMarker } from '../machine-identity.js';
 import { pidfilePath, registerLiveProcess, writePidfile } from '../reaper.js';
 import { buildQemuArgs, type QemuLaunch } from './command.js';
 
@@ -54,11 +55,13 @@ export class QemuMachine extends MachineBase<Boot> {
   private setpriv: string | null = null;
   private launchBase: Omit<QemuLaunch, 'consoleLog' | 'hostPort' | 'qmp'> | null = null;
   private readonly pidfile: string;
+  /** Unique per machine, in QEMU's `-name` and the pidfile: what lets `gc` prove a process is this machine. */
+  private readonly marker = newMachineMarker();
 
   constructor(spec: MachineSpec, opts: QemuMachineOptions = {}) {
     super(spec, opts);
     this.opts = opts;
-    this.pidfile = pidfilePath(this.runId, spec.name, opts.stateDir);
+    this.pidfile = pidfilePath(this.runId, spec.name, this.marker, opts.stateDir);
   }
 
   /** pid of the current QEMU process (null when not running). */
@@ -87,6 +90,7 @@ export class QemuMachine extends MachineBase<Boot> {
       accel: spec.accel,
       runId: this.runId,
       machineName: spec.name,
+      marker: this.marker,
       memoryMiB: spec.memoryMiB,
       cpus: spec.cpus,
       extraDisks,
@@ -157,7 +161,14 @@ export class QemuMachine extends MachineBase<Boot> {
 
   protected async watchBoot(boot: Boot): Promise<void> {
     if (boot.child.pid) {
-      await writePidfile(this.pidfile, { pid: boot.child.pid, runDir: this.spec.runDir, runId: this.runId, machine: this.spec.name });
+      await writePidfile(this.pidfile, {
+        pid: boot.child.pid,
+        runDir: this.spec.runDir,
+        runId: this.runId,
+        machine: this.spec.name,
+        marker: this.marker,
+        ...(this.launchBase?.overlay !== undefined ? { overlay: this.launchBase.overlay } : {}),
+      });
     }
     void boot.exited.then((status) => this.onQemuExit(boot, status));
   }

@@ -1,4 +1,8 @@
-/** `gc`: reap machines a crashed run left behind, by each backend's own records (never by name), then its keys. */
+/**
+ * `gc`: reap machines a crashed run left behind, by each backend's own records and only processes
+ * whose command line proves they are that machine (vm/machine-identity.ts), never by name — then
+ * its keys.
+ */
 import { reapAllOrphans } from '../../../vm/backends.js';
 import { removeOrphanedRunSecrets } from '../../../vm/run-secrets.js';
 import type { CliIo } from '../io.js';

@@ -14,6 +14,7 @@ import { BACKENDS, reapAllOrphans } from '../../../vm/backends.js';
 import { installSignalHandlers } from '../../../vm/reaper.js';
 import { createReporters, reporterFiles, selectReporters } from '../../reporters/registry.js';
 import { VERDICTS } from '../../results/verdicts.js';
+import { checkFreeSpace, MIN_FREE_BYTES_PER_RUN, prepareResultsRoot } from '../../results/layout.js';
 import { autoParallel, oversubscription, shardPlans } from '../../run/admission.js';
 import { describeReporterFailures } from '../../run/events.js';
 import { GuestMachine } from '../../guest/machine.js';
@@ -22,6 +23,7 @@ import type { RunPlan } from '../../scenario/plan.js';
 import { loadQuestions } from '../../scenario/questions.js';
 import type { CliOptions } from '../args.js';
 import type { CliIo } from '../io.js';
+import { interruptHandler } from '../interrupt.js';
 
 export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[] = []): Promise<number> {
   const plans = shardPlans(allPlans, opts.shard);
@@ -29,19 +31,22 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
     io.stderr(`shard ${opts.shard?.index}/${opts.shard?.total} has no runs (${allPlans.length} in total)\n`);
     return ExitCode.ok;
   }
+  // Before anything boots or probes: a results root that cannot be written is a host problem.
+  const resultsRoot = path.resolve(opts.results ?? path.join(repoRoot, 'results'));
+  await prepareResultsRoot(resultsRoot);
   // A reporter that cannot run here is a usage error before anything boots.
   const reporterNames = selectReporters(opts.reporters, { isTTY: io.isTTY, json: opts.json, env: process.env });
   const { qemu } = await BACKENDS[opts.backend].requireHost();
   const reaped = (await reapAllOrphans()).flatMap((r) => r.reap.reaped);
   if (reaped.length > 0) io.stderr(`reaped ${reaped.length} machine(s) left by a crashed run:\n${reaped.map((line) => `  ${line}\n`).join('')}`);
 
-  const accel = await resolveAccel(opts.accel);
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;
+  await checkFreeSpace(resultsRoot, Math.min(parallel, plans.length) * MIN_FREE_BYTES_PER_RUN);
+  const accel = await resolveAccel(opts.accel);
   const load = oversubscription(plans, accel.accel, parallel);
   if (load > 1) io.stderr(`note: ${parallel} runs at once want ${(load * os.availableParallelism()).toFixed(0)} vCPUs on ${os.availableParallelism()} host cores: guests will run slower, timeouts ×${load.toFixed(1)}\n`);
   const questions = await loadQuestions();
   const version = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-  const resultsRoot = path.resolve(opts.results ?? path.join(repoRoot, 'results'));
 
   // One resolution per image per run, shared by concurrent plans (the cache also locks across processes).
   const images = new Map<string, Promise<ResolvedImage>>();
@@ -64,17 +69,9 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
   };
 
   const interrupt = new AbortController();
-  let signals = 0;
   const uninstall = installSignalHandlers({
     exit: false,
-    onSignal: (signal) => {
-      signals++;
-      // The machines are already killed (synchronously, by the reaper). Let the runner write the
-      // results of what finished; a second Ctrl-C exits at once.
-      if (signals > 1) process.exit(ExitCode.interrupted);
-      io.stderr(`\n${signal}: stopping — machines killed, writing results (press Ctrl-C again to quit now)\n`);
-      interrupt.abort(new Error(`interrupted by ${signal}`));
-    },
+    onSignal: interruptHandler({ abort: (reason) => interrupt.abort(reason), notify: io.stderr, exit: (code) => process.exit(code) }),
   });
 
   const write = opts.json ? io.stderr : io.stdout;

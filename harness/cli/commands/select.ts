@@ -15,9 +15,12 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
   const files: string[] = [];
   for (const arg of args) {
     if (looksLikePath(arg)) {
+      // Refuse what cannot be a scenario before reading a byte of it (a scenario is <name>.yaml).
+      if (!/\.ya?ml$/.test(arg)) throw new InputError(`not a scenario file: ${arg} (scenario files are YAML files named <name>.yaml or <name>.yml)`);
       const file = path.resolve(arg);
-      const exists = await fs.stat(file).then((s) => s.isFile(), () => false);
-      if (!exists) throw new InputError(`no such scenario file: ${arg}`);
+      const st = await fs.stat(file).catch(() => null);
+      if (!st) throw new InputError(`no such scenario file: ${arg}`);
+      if (!st.isFile()) throw new InputError(`not a scenario file: ${arg} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`);
       files.push(file);
       continue;
     }
