@@ -77,7 +77,7 @@ describe('--dry-run preflight', () => {
     const file = await scenario('pf-copy', 'pinned', '  - copy: { src: secrets/token.json, dest: /tmp/token.json }\n  - reboot\n');
     const r = await cli([file, '--dry-run', '--json']);
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.contain(`step 1 (copy secrets/token.json → /tmp/token.json) of ${file} copies ${path.join(tmp, 'secrets', 'token.json')}, which does not exist — a secret is never in the repository`);
+    expect(r.stderr).to.contain(`step 1 (copy secrets/token.json → guest:/tmp/token.json) of ${file} copies ${path.join(tmp, 'secrets', 'token.json')}, which does not exist — a secret is never in the repository`);
     const plans = JSON.parse(r.stdout) as { id: string; estimatedCost: number; preflight: { kind: string; runs: string[] }[] }[];
     expect(plans[0]!.preflight.map((p) => p.kind)).to.deep.equal(['input']);
     expect(plans[0]!.estimatedCost).to.be.greaterThan(0);

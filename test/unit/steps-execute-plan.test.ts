@@ -89,7 +89,7 @@ describe('executePlan against a fake guest', () => {
   });
 
   it('the scenario timeout interrupts a long wait and is reported as timed-out', async () => {
-    const [plan] = await plansFor(dir, 'p-timeout', '  - wait: 1h\n', 'timeout: 50ms\n');
+    const [plan] = await plansFor(dir, 'p-timeout', '  - wait: 1h\n', 'timeout: 100ms\n');
     const started = Date.now();
     const { result } = await execute(plan!, {});
     expect(result.verdict).to.equal('timed-out');

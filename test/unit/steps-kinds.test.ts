@@ -84,7 +84,7 @@ const KIND_CHECKS: Record<StepKind, () => Promise<void>> = {
     expect(outcomes[0]!.finding).to.deep.include({ id: 'seen', kind: 'observation', ok: null, note: 'why', observed: { kargs: ['root=LABEL=root', 'rw'] } });
   },
   async wait() {
-    const { outcomes } = await runSteps('k-wait', '  - wait: 5ms\n  - wait: { console: "login:" }\n  - wait: { command: test -e /ready, interval: 1ms }\n', {
+    const { outcomes } = await runSteps('k-wait', '  - wait: 100ms\n  - wait: { console: "login:" }\n  - wait: { command: test -e /ready, interval: 100ms }\n', {
       console: 'Fedora\nhost login: ',
       script: [{ match: /^test -e \/ready$/, exitCode: 0 }],
     });
