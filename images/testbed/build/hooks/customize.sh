@@ -36,7 +36,7 @@ chroot "$R" dracut --force --no-hostonly --reproducible --compress zstd \
 # (not `lsinitrd | grep -q`: with pipefail, grep's early exit fails the pipeline via SIGPIPE)
 INITRD_FILES=$(chroot "$R" lsinitrd "/usr/lib/modules/$KVER/initramfs.img")
 for f in ostree-prepare-root usr/bin/ignition ignition-files.service usr/lib/ignition/base.d/10-core-user.ign \
-         bootpath-ignition-ostree-mount-var.service usr/sbin/useradd usr/sbin/setfiles qemu_fw_cfg; do
+         bootpath-ignition-ostree-mount-var.service usr/sbin/useradd usr/sbin/setfiles bootpath-ignition-selinux-shim.service qemu_fw_cfg; do
   grep -q "$f" <<<"$INITRD_FILES" || { echo "customize: $f is missing from the initramfs" >&2; exit 1; }
 done
 INITRD_FILES=$(chroot "$R" lsinitrd "/usr/lib/bootpath-testbed-build/initramfs-bootc.img")
