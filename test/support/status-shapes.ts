@@ -1,7 +1,6 @@
 /**
  * Structural golden checks for `bootc status --format=json` and `rpm-ostree status --json`, derived
- * from the reference shapes (shared/reference/bootc-and-rpm-ostree.md §2, §3 and the fixtures in
- * test/fixtures/state/). They check key names, nesting and null-vs-absent, never hashes or times.
+ * from the real tools' output shapes (the fixtures in test/fixtures/state/, captured from them). They check key names, nesting and null-vs-absent, never hashes or times.
  * Used on the testbed's captured outputs (unit) and on live outputs from a run (e2e).
  */
 import { readFileSync } from 'node:fs';
