@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { SshEndpoint } from '../../vm/machine.js';
 import { InfraError, errorMessage } from '../../core/errors.js';
-import { HostKeyMismatchError, SshConnectTimeoutError } from './errors.js';
+import { HostKeyMismatchError, SshAuthRejectedError, SshConnectTimeoutError } from './errors.js';
 import { fingerprintOf, parsePublicKeyLine, type PinnedHostKey } from './host-key.js';
 import { SshGuestSession, type GuestSession } from './session.js';
 
@@ -47,6 +47,12 @@ export interface ConnectOptions {
    * made before are dropped and one fresh attempt at a time follows. Without it: overlapping attempts.
    */
   readyHint?: Promise<unknown>;
+  /**
+   * After readyHint resolved, this many consecutive attempts refused at authentication (host key
+   * verified, the client key rejected) end the wait with SshAuthRejectedError. Only for images whose
+   * keys are in place before sshd starts (Ignition, credentials); unset: keep trying to the deadline.
+   */
+  authRejectionsAfterReady?: number;
   /** Before readyHint resolves, start an attempt at most this often (default 5000 ms). */
   unreadyIntervalMs?: number;
   /** Guest shell for commands (default `sh`). */
@@ -245,6 +251,7 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
     const hinted = sshdUp !== undefined;
     let ready = !hinted;
     let readyAt = -Infinity;
+    let authRejections = 0;
 
     const abandon = (a: Attempt): void => {
       if (a.finished) return;
@@ -268,6 +275,15 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
         lastError = `${describe(a.endpoint)}: ${err.message}`;
         if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') lastRefusedAt = performance.now();
         opts.onAttemptError?.(err);
+        // ssh2 marks a rejected client key with level 'client-authentication'
+        const rejected = (err as Error & { level?: string }).level === 'client-authentication';
+        authRejections = ready && hinted && rejected ? authRejections + 1 : 0;
+        if (opts.authRejectionsAfterReady !== undefined && authRejections >= opts.authRejectionsAfterReady) {
+          const message =
+            `sshd on ${describe(a.endpoint)} answers with the pinned host key ${pinned.fingerprint} but refused ${opts.user}'s key ` +
+            `${authRejections} times after the guest said sshd is up: the login is gone (no authorized key or no such user where sshd looks)`;
+          settle(() => reject(new SshAuthRejectedError(message)));
+        }
       },
       onReady: (a) => {
         if (a.finished || settled) return abandon(a);

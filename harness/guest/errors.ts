@@ -35,3 +35,14 @@ export class SshConnectTimeoutError extends InfraError {
     super(message, 'timeout');
   }
 }
+
+/**
+ * The guest's sshd answers with the pinned host key but keeps refusing the run's key after it said
+ * it is up: the login itself is gone (keys or user not where sshd looks), which retrying will not
+ * fix. The message says so instead of "gave up after N s".
+ */
+export class SshAuthRejectedError extends InfraError {
+  constructor(message: string) {
+    super(message, 'ssh');
+  }
+}

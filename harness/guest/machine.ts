@@ -36,6 +36,9 @@ export interface GuestMachineOptions {
   signal: AbortSignal;
 }
 
+/** Consecutive key refusals after sshd said it is up before a connect gives up (one could be a race). */
+const AUTH_REJECTIONS_AFTER_READY = 3;
+
 export class GuestMachine {
   private current: GuestSession | null = null;
 
@@ -62,7 +65,11 @@ export class GuestMachine {
       privateKey: await fs.readFile(hostKey.privateKeyPath, 'utf8'),
       publicKey: hostKey.publicKey,
     };
-    const provisioning = provisioningFor(entry, { machineName: plan.name, authorizedKey: opts.clientKey.publicKey, hostKey: hostKeyMaterial });
+    const provisioning = provisioningFor(
+      entry,
+      { machineName: plan.name, authorizedKey: opts.clientKey.publicKey, hostKey: hostKeyMaterial },
+      { transitionSafeLogin: plan.transitionSafeLogin },
+    );
     // The key file is only needed to build the provisioning, which now holds the only copy.
     await fs.rm(hostKey.privateKeyPath, { force: true });
     const check = await checkProvisioning(provisioning, `machine ${plan.name} (image ${entry.name})`);
@@ -142,6 +149,9 @@ export class GuestMachine {
   private connectWith(deadlineMs: number, signal: AbortSignal, readyHint: Promise<unknown> | undefined): Promise<GuestSession> {
     return connectGuest({
       readyHint,
+      // Ignition and credentials put the keys in place before sshd starts: once the console says sshd
+      // is up, refusals of the run's key mean the login is gone (e.g. after a move to a bootc image).
+      ...(readyHint ? { authRejectionsAfterReady: AUTH_REJECTIONS_AFTER_READY } : {}),
       endpoint: () => this.machine.sshEndpoint,
       user: this.user,
       privateKeyPath: this.clientKey.privateKeyPath,

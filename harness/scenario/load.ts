@@ -271,6 +271,7 @@ function toPlan(scenario: Scenario, cell: Record<string, Scalar>, file: string, 
       memoryMiB: m.memory !== undefined ? parseSizeMiB(m.memory) : image.entry.memory ? parseSizeMiB(image.entry.memory) : DEFAULT_MEMORY_MIB,
       cpus: m.cpus ?? null,
       diskMiB: m.disk !== undefined ? parseSizeMiB(m.disk) : null,
+      transitionSafeLogin: m['transition-safe-login'] ?? true,
     };
   });
   const steps: PlannedStep[] = scenario.steps

@@ -20,6 +20,8 @@ export interface MachinePlan {
   /** vCPUs the scenario asked for; null: sized at run time by machineVcpus (harness/run/admission.ts). */
   cpus: number | null;
   diskMiB: number | null;
+  /** Write the login files that survive an /etc merge into a bootc image (vm/provision/ignition.ts). */
+  transitionSafeLogin: boolean;
 }
 
 /** A machine as it is started: vCPUs decided for this host and run (harness/run/admission.ts machineVcpus). */

@@ -45,6 +45,12 @@ export const MachineSpecSchema = Type.Object(
       }),
     ),
     disk: Type.Optional(Size),
+    'transition-safe-login': Type.Optional(
+      Type.Boolean({
+        description:
+          'Also write the login files that survive the move to a bootc image (default true). false provisions the login only the way Ignition alone does on FCOS/RHCOS (keys in ~/.ssh/authorized_keys.d, sudo from the image), which reproduces the lost SSH access after an rpm-ostree → bootc transition.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectGuest, type ConnectOptions } from '../../harness/guest/connect.js';
-import { ConnectionLostError, HostKeyMismatchError, SshConnectTimeoutError } from '../../harness/guest/errors.js';
+import { ConnectionLostError, HostKeyMismatchError, SshAuthRejectedError, SshConnectTimeoutError } from '../../harness/guest/errors.js';
 import type { GuestSession } from '../../harness/guest/session.js';
 import { SilentListener, SshdFixture, descendantsOf, freePort, pidAlive } from '../support/sshd.js';
 
@@ -216,6 +216,31 @@ describe('connectGuest retries and host key pinning', function () {
     expect(err).to.be.instanceOf(HostKeyMismatchError);
     expect((err as Error).message).to.match(/^host key mismatch for 127\.0\.0\.1:\d+: expected SHA256:\S+, got SHA256:\S+/);
     expect(Date.now() - started).to.be.lessThan(2000);
+  });
+
+  it('after the guest said sshd is up, gives up on a refused client key after a few attempts instead of at the deadline', async () => {
+    const sshd = await SshdFixture.create();
+    cleanups.push(() => sshd.destroy());
+    await sshd.start();
+    // The same sshd, the pinned host key, but a client key it never authorized: a login that is gone.
+    const other = await SshdFixture.create();
+    cleanups.push(() => other.destroy());
+    const started = Date.now();
+    const err = await connectGuest(
+      connectOpts(sshd, { privateKeyPath: other.clientKeyPath, readyHint: Promise.resolve(), authRejectionsAfterReady: 3, deadlineMs: Date.now() + 20_000 }),
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(SshAuthRejectedError);
+    expect((err as Error).message).to.match(/answers with the pinned host key SHA256:\S+ but refused \S+'s key 3 times after the guest said sshd is up/);
+    expect(Date.now() - started).to.be.lessThan(10_000);
+    // Without the option the same refusals keep it trying until the deadline.
+    const timedOut = await connectGuest(connectOpts(sshd, { privateKeyPath: other.clientKeyPath, readyHint: Promise.resolve(), deadlineMs: Date.now() + 3000 })).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(timedOut).to.be.instanceOf(SshConnectTimeoutError);
   });
 
   it('notices sshd within 300 ms of it starting to listen', async () => {

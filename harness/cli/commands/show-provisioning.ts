@@ -35,7 +35,7 @@ export async function previewProvisioning(plans: RunPlan[]): Promise<MachineProv
       for (const m of plan.machines) {
         const host = await generateKeyPair(dir, `host-${out.length + 1}`, `bootpath-host-${m.name}`);
         const hostKey = { privateKey: await fs.readFile(host.privateKeyPath, 'utf8'), publicKey: host.publicKey };
-        const p = provisioningFor(m.image.entry, { machineName: m.name, authorizedKey: client.publicKey, hostKey });
+        const p = provisioningFor(m.image.entry, { machineName: m.name, authorizedKey: client.publicKey, hostKey }, { transitionSafeLogin: m.transitionSafeLogin });
         let check: MachineProvisioningPreview['check'];
         try {
           check = await checkProvisioning(p, `machine ${m.name} (image ${m.image.entry.name})`);
