@@ -311,7 +311,8 @@ export async function rebootGuest(opts: RebootOptions): Promise<RebootResult> {
     const tail = opts.consoleTail?.() ?? null;
     return result(
       'did-not-come-back',
-      `the guest went down but no SSH session reported a new boot id within ${opts.timeouts.comeBackMs} ms; last error: ${up.error}` + (tail ? `\nconsole tail:\n${tail}` : ''),
+      `the guest went down but no SSH session reported a new boot id ${Date.now() - down.at < opts.timeouts.comeBackMs ? `(gave up after ${Date.now() - down.at} ms)` : `within ${opts.timeouts.comeBackMs} ms`}; last error: ${up.error}` +
+        (tail ? `\nconsole tail:\n${tail}` : ''),
       { downAt: down.at, consoleTail: tail },
     );
   }

@@ -77,6 +77,22 @@ describe(`testbed end to end: the scenarios tagged ${TAG} (real QEMU, TCG)`, fun
     }
   });
 
+  it('reproduces the lost login after a move to a bootc-shaped image when only Ignition provisioned it, and keeps it with the transition-safe files', function () {
+    const lost = summary.runs.find((r) => r.id === 'q4-login-across-transition');
+    if (!lost) this.skip();
+    const f = lost.findings.find((x) => x.id === 'login-after-transition-without-safe-files')!;
+    expect(f, 'the finding').to.not.equal(undefined);
+    expect(f.ok).to.equal(false);
+    const step = lost.steps.find((s) => s.findingId === f.id) ?? lost.steps.at(-1)!;
+    expect(step.reboot?.verdict).to.equal('did-not-come-back');
+    expect(step.reboot?.message ?? '').to.match(/refused core's key/);
+    // the same move with the default provisioning (transition-safe files on) logs in after it
+    for (const driver of ['rpm-ostree', 'bootc']) {
+      const run = summary.runs.find((r) => r.id === `q4-transition-next-major[driver=${driver}]`);
+      if (run) expect(run.verdict, driver).to.match(/^(passed|flaky)$/);
+    }
+  });
+
   it('answers Q1: every MCD rpm-ostree call before and after bootc switch, with evidence', function () {
     const q1 = summary.runs.find((r) => r.id === 'q1-mcd-subcommands');
     if (!q1) this.skip(); // not in this tag's set (BOOTPATH_E2E_TAG names a set without it)
