@@ -109,11 +109,17 @@ describe('images command (list, pull, build, prune)', function () {
   });
 
   it('a failing pull reports the error and its exit code without a stack trace', async () => {
-    const catalog = await catalogWith();
-    catalog.set('rhcos-4.x', shipped.get('rhcos-4.x')!);
-    const r = await run(['pull', 'rhcos-4.x'], catalog);
+    // A plain URL with no sha256: refused before anything is downloaded.
+    const extra = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-unpinned-'));
+    await fs.writeFile(
+      path.join(extra, 'unpinned.yaml'),
+      'name: unpinned\nsummary: no checksum\nsource: { kind: url, url: "http://127.0.0.1:9/disk.qcow2" }\nprovisioning: ignition\nuser: core\nmanages: [rpm-ostree]\n',
+    );
+    const catalog = await loadCatalog([path.join(repoRoot, 'images', 'catalog'), userCatalog, extra]);
+    const r = await run(['pull', 'unpinned'], catalog);
+    await fs.rm(extra, { recursive: true, force: true });
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.match(/^images pull rhcos-4\.x failed: image 'rhcos-4\.x' .* without a pinned sha256/);
+    expect(r.stderr).to.match(/^images pull unpinned failed: image 'unpinned' .* without a pinned sha256/);
     expect(r.stderr).to.not.match(/\n\s+at /);
   });
 
