@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { runIdentity } from '../../harness/results/identity.js';
 import { InputError } from '../../core/errors.js';
 import { repoRoot } from '../../core/paths.js';
 import { formatDuration } from '../../core/units.js';
@@ -28,12 +29,7 @@ const host = (hostname: string, accel: string): HostRecord => ({ hostname, cpus:
 
 function result(plan: RunPlan, verdict: RunResult['verdict'], startedAt: string): RunResult {
   return {
-    id: plan.id,
-    scenario: plan.scenario,
-    file: plan.file,
-    cell: plan.cell,
-    questions: plan.questions,
-    tags: plan.tags,
+    ...runIdentity(plan),
     verdict,
     message: verdict === 'passed' ? undefined : 'step 7 (expect os-release): VERSION_ID expected 10.0, was 9.6',
     attempts: 1,
