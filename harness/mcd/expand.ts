@@ -117,7 +117,11 @@ export type McdOperation =
   | { operation: 'validate'; driver: Driver; config: MachineConfigOs }
   | { operation: 'remove-rollback'; driver: Driver }
   | { operation: 'status'; driver: Driver }
-  | { operation: 'persist-nic-names'; driver: Driver; os: 'el9' | 'el10'; root: string }
+  /**
+   * `os` forces the branch (the daemon reads it from ROOT/etc/os-release: IsEL9 / IsEL10); null = from the facts.
+   * `givenKargs`: where nmstatectl is not on the host, the kargs the scenario says it would write (recorded as such).
+   */
+  | { operation: 'persist-nic-names'; driver: Driver; os: 'el9' | 'el10' | null; root: string; givenKargs: string[] | null }
   | { operation: 'update-via-container'; driver: Driver; image: string }
   | { operation: 'update-tuning-args'; driver: Driver };
 
@@ -200,7 +204,7 @@ export function expand(op: McdOperation, facts: HostFacts, data: McoData, names:
     case 'status':
       return single(op.driver, names, 'status', (b) => status(b));
     case 'persist-nic-names':
-      return single(op.driver, names, 'persist-nic-names', (b) => persistNicNames(b, op.os, op.root));
+      return persistNicNames(op, facts, names);
     case 'update-via-container':
       return single(op.driver, names, 'update-via-container', (b) => inplaceUpdateViaNewContainer(b, op.image, facts));
     case 'update-tuning-args':
@@ -253,20 +257,42 @@ function removeRollback(b: Builder): void {
 
 // ---- PersistNetworkInterfaces ------------------------------------------------------------------
 
-function persistNicNames(b: Builder, os: 'el9' | 'el10', root: string): void {
+function persistNicNames(op: Extract<McdOperation, { operation: 'persist-nic-names' }>, facts: HostFacts, names: RunNames): Plan {
+  const b = new Builder(op.driver, names);
   const follows = at(F.daemon, 'PersistNetworkInterfaces');
+  const plan = (fin: PlanItem[]): Plan => ({ operation: 'persist-nic-names', driver: op.driver, items: b.items, onError: null, finally: fin });
+  const major = facts.elVersion?.major;
+  const os = op.os ?? (facts.el && major === 9 ? 'el9' : facts.el && major === 10 ? 'el10' : null);
+  if (os === null) {
+    b.note('nic-names-not-el9-el10', 'not a RHEL 9 or RHEL 10 host (osrelease IsEL9/IsEL10): PersistNetworkInterfaces returns at once', follows);
+    return plan([]);
+  }
+  if (op.os !== null) b.note('nic-names-os-forced', `host OS forced to ${os} by the scenario (the daemon reads ${op.root === '/' ? '' : op.root}/etc/os-release)`, follows);
+  const root = op.root;
   // The MCD (root "/") runs the nmstatectl it saved from the host's /usr/bin.
   const nmstatectl = root === '/' ? '/run/machine-config-daemon-bin/nmstatectl' : '/usr/bin/nmstatectl';
-  // os.CreateTemp("", "nmstate-kargs")
+  // os.CreateTemp("", "nmstate-kargs"), removed by a deferred os.Remove.
   const kargsFile = `/tmp/nmstate-kargs${b.names.tempSuffix}`;
+  b.items.push({ kind: 'write-file', id: b.id('nmstate-kargs-file'), path: kargsFile, content: '', follows });
+  const fin: PlanItem[] = [{ kind: 'remove-file', id: b.id('remove-nmstate-kargs-file'), path: kargsFile, recursive: false, follows }];
   const argv = [nmstatectl, 'persist-nic-names', '--root', root, '--kargs-out', kargsFile, ...(os === 'el10' ? ['--cleanup'] : [])];
-  // EL10 cleanup errors (no stamp file, no ROOT/etc/systemd/network) are ignored; EL9 errors are returned.
-  b.command('nmstatectl', argv, null, follows, os === 'el10' ? { kind: 'failure-ignored' } : { kind: 'succeeds' }, os === 'el9' ? 'Persisting NIC names for RHEL9 host system (RHEL9→10 transition)' : 'Cleaning up NIC name persistence for RHEL10 host system');
+  if (op.givenKargs !== null) {
+    b.note('nmstatectl-not-run', `${shJoinWords(argv)} is not run: the scenario gives the kargs it would write (${op.givenKargs.join(' ') || 'none'})`, follows);
+    b.items.push({ kind: 'write-file', id: b.id('nmstate-kargs-given'), path: kargsFile, content: op.givenKargs.join(' '), follows });
+  } else {
+    const cmd = b.command('nmstatectl', argv, null, follows, { kind: 'succeeds' }, os === 'el9' ? 'Persisting NIC names for RHEL9 host system (RHEL9→10 transition)' : 'Cleaning up NIC name persistence for RHEL10 host system');
+    // EL10: "nmstatectl clean up will fail if stamp file not found … these error is OK to ignore" — and the function returns nil, without the kargs call.
+    if (os === 'el10') cmd.onFailure = 'return';
+  }
   const prefix = root === '/' ? ['rpm-ostree', 'kargs'] : ['chroot', root, 'rpm-ostree', 'kargs'];
   const call = `kargs-${os === 'el10' ? 'remove-nic-el10' : 'append-nic-el9'}${root === '/' ? '' : '-chroot'}`;
   const item: NicKargsItem = { kind: 'nic-kargs', id: b.id('nic-kargs'), file: kargsFile, prefix, flag: os === 'el10' ? '--remove' : '--append', call, follows };
   b.items.push(item);
+  return plan(fin);
 }
+
+/** For a note: argv as one line (plain words, as the daemon logs `Running: …`). */
+const shJoinWords = (argv: readonly string[]): string => argv.join(' ');
 
 /**
  * The rpm-ostree kargs call PersistNetworkInterfaces makes from nmstatectl's --kargs-out file:

@@ -57,6 +57,8 @@ export interface CommandItem {
    * (bootloader-update.service failing falls back to bootupctl in a container).
    */
   otherwise?: PlanItem[];
+  /** `return`: when this command fails the daemon's function returns without error, skipping the rest of the plan. */
+  onFailure?: 'return';
 }
 
 /**

@@ -70,7 +70,11 @@ export function mcdStepSchema<C extends TProperties>(common: C) {
       op('status', {}, 'the status reads: status --json, text status, --version'),
       op(
         'persist-nic-names',
-        { os: Type.Union([Type.Literal('el9'), Type.Literal('el10')]), root: Type.Optional(Type.String({ minLength: 1, description: '/ (the MCD) or /rootfs (firstboot --persist-nics); default /' })) },
+        {
+          os: Type.Optional(Type.Union([Type.Literal('el9'), Type.Literal('el10')], { description: "Force the branch; default: the host's /etc/os-release (IsEL9 / IsEL10), as the daemon reads it" })),
+          root: Type.Optional(Type.String({ minLength: 1, description: '/ (the MCD) or /rootfs (firstboot --persist-nics); default /' })),
+          'nmstate-kargs': Type.Optional(Strings('Where nmstatectl is not on the host (the testbed): the kargs it would write to --kargs-out; nmstatectl is then not run, and the record says so')),
+        },
         'PersistNetworkInterfaces: nmstatectl persist-nic-names, then rpm-ostree kargs',
       ),
       op('update-via-container', { image: Image }, 'InplaceUpdateViaNewContainer: rpm-ostree ex deploy-from-self from the new image'),
@@ -126,7 +130,7 @@ export function toOperation(step: McdStep, bootedImage: string, data: McoData): 
     case 'status':
       return { operation: { operation: 'status', driver }, data };
     case 'persist-nic-names':
-      return { operation: { operation: 'persist-nic-names', driver, os: step.os, root: step.root ?? '/' }, data };
+      return { operation: { operation: 'persist-nic-names', driver, os: step.os ?? null, root: step.root ?? '/', givenKargs: step['nmstate-kargs'] ?? null }, data };
     case 'update-via-container':
       return { operation: { operation: 'update-via-container', driver, image: step.image }, data };
     case 'update-tuning-args':

@@ -66,6 +66,40 @@ export const StateSummarySchema = Type.Object({
   disagreements: Type.Array(Type.String(), { description: 'Where bootc and rpm-ostree disagree about this state.' }),
 });
 
+const lit = <const T extends readonly string[]>(values: T, description: string) => Type.Unsafe<T[number]>(Type.Union(values.map((v) => Type.Literal(v)), { description }));
+
+export const MCD_ITEM_STATUSES = ['ok', 'failed', 'ignored', 'warned', 'not-possible', 'noted', 'skipped'] as const;
+export const MCD_PHASES = ['rpmOstreeHost', 'afterSwitch', 'bootcDriver'] as const;
+
+/** One item of an `mcd:` step's plan as it ran (harness/mcd/execute.ts). */
+export const McdItemRecordSchema = Type.Object({
+  id: Type.String({ description: 'The item id within its plan (expand.ts).' }),
+  kind: Type.String({ description: 'command, group, write-file, remove-file, note, daemon-error, nic-kargs, package-sets, reboot' }),
+  part: lit(['sequence', 'on-error', 'finally'] as const, 'Which part of the plan: the sequence, the deferred error handling, or the deferred cleanups.'),
+  parent: Type.Optional(Type.String({ description: 'The group, fallback owner or package-set item this one ran inside.' })),
+  call: Nullable(Type.String({ description: 'The calls.yaml id of this command (null for podman, systemctl, …).' })),
+  command: Type.Optional(Type.String()),
+  follows: Type.Object({ file: Type.String(), function: Type.String() }, { description: 'The MCO file and function at the pinned commit.' }),
+  status: lit(MCD_ITEM_STATUSES, 'ok; failed (the daemon gets an error); ignored (failed, the daemon carries on); warned (a group that failed, only logged); not-possible (the tool is not on this host or the testbed refuses it); noted (a branch with no command); skipped (not reached)'),
+  exitCode: Type.Optional(Nullable(Type.Integer())),
+  durationMs: Type.Optional(Type.Number({ minimum: 0 })),
+  attempts: Type.Optional(Type.Integer({ minimum: 1, description: 'Tries under the daemon\'s backoff.' })),
+  message: Type.String(),
+  stderrExcerpt: Type.Optional(Type.String()),
+});
+
+/** What an `mcd:` step ran: the daemon's plan item by item. */
+export const McdRecordSchema = Type.Object({
+  operation: Type.String(),
+  driver: lit(['rpm-ostree', 'bootc'] as const, 'rpm-ostree: today\'s daemon; bootc: the feature-gated path'),
+  phase: lit(MCD_PHASES, 'For the Q1 table: an rpm-ostree-managed host, a host after `bootc switch`, or the bootc-driven daemon.'),
+  outcome: lit(['completed', 'reboot-requested', 'daemon-error', 'not-possible'] as const, 'How the plan ended.'),
+  error: Type.Optional(Type.String({ description: 'The daemon\'s error, when it got one.' })),
+  mcoCommit: Type.String(),
+  backoffScale: Type.Number({ description: 'Retry delays as a fraction of the daemon\'s (testbed: scaled down).' }),
+  items: Type.Array(McdItemRecordSchema),
+});
+
 /** One line of runs/<run>/steps.jsonl, and each entry of a run's `steps`. */
 export const StepResultSchema = Type.Object(
   {
@@ -86,6 +120,7 @@ export const StepResultSchema = Type.Object(
     message: Type.Optional(Type.String({ description: 'Why it failed, as a readable diff or sentence.' })),
     stateIndex: Type.Optional(Type.Integer({ minimum: 0, description: 'The state-<n>.json read after this step.' })),
     findingId: Type.Optional(Type.String()),
+    mcd: Type.Optional(McdRecordSchema),
   },
   { title: 'bootpath steps.jsonl line' },
 );

@@ -385,10 +385,10 @@ describe('mcd expand', () => {
     });
 
     it('persist-nic-names EL9 from the MCD (root /): saved nmstatectl, then rpm-ostree kargs --append K per karg', () => {
-      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/' }, facts(), data);
+      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/', givenKargs: null }, facts(), data);
       // exec.Command(nmstateBinary, "persist-nic-names", "--root", osRoot, "--kargs-out", tmpKargs.Name())
       expect(lines(plan)).to.deep.equal(['/run/machine-config-daemon-bin/nmstatectl persist-nic-names --root / --kargs-out /tmp/nmstate-kargs123456']);
-      const nic = plan.items[1];
+      const nic = plan.items.find((i) => i.kind === 'nic-kargs');
       expect(nic?.kind).to.equal('nic-kargs');
       if (nic?.kind !== 'nic-kargs') return;
       // rpmOstreeArgs = append(rpmOstreeArgs, "--append", karg)
@@ -398,22 +398,40 @@ describe('mcd expand', () => {
     });
 
     it('persist-nic-names EL9 at firstboot (--persist-nics, root /rootfs) runs chrooted', () => {
-      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/rootfs' }, facts(), data);
-      const nic = plan.items[1];
+      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/rootfs', givenKargs: null }, facts(), data);
+      const nic = plan.items.find((i) => i.kind === 'nic-kargs');
       if (nic?.kind !== 'nic-kargs') throw new Error('no nic-kargs item');
       // cmd = exec.Command("chroot", osRoot, "rpm-ostree", "kargs")
       expect(nicKargsCommand(nic, 'k=v')?.argv).to.deep.equal(['chroot', '/rootfs', 'rpm-ostree', 'kargs', '--append', 'k=v']);
       expect(lines(plan)[0]).to.equal('/usr/bin/nmstatectl persist-nic-names --root /rootfs --kargs-out /tmp/nmstate-kargs123456');
     });
 
-    it('persist-nic-names EL10: nmstatectl --cleanup (failure ignored), then rpm-ostree kargs --remove K', () => {
-      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el10', root: '/' }, facts(), data);
+    it('persist-nic-names EL10: nmstatectl --cleanup (a failure returns nil, no kargs call), then rpm-ostree kargs --remove K', () => {
+      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el10', root: '/', givenKargs: null }, facts(), data);
       // cmd.Args = append(cmd.Args, "--cleanup")
-      expect(cmd(plan, 'nmstatectl')).to.deep.include({ argv: ['/run/machine-config-daemon-bin/nmstatectl', 'persist-nic-names', '--root', '/', '--kargs-out', '/tmp/nmstate-kargs123456', '--cleanup'], check: { kind: 'failure-ignored' } });
-      const nic = plan.items[1];
+      expect(cmd(plan, 'nmstatectl')).to.deep.include({ argv: ['/run/machine-config-daemon-bin/nmstatectl', 'persist-nic-names', '--root', '/', '--kargs-out', '/tmp/nmstate-kargs123456', '--cleanup'], check: { kind: 'succeeds' }, onFailure: 'return' });
+      const nic = plan.items.find((i) => i.kind === 'nic-kargs');
       if (nic?.kind !== 'nic-kargs') throw new Error('no nic-kargs item');
       // rpmOstreeArgs = append(rpmOstreeArgs, "--remove", karg)
       expect(nicKargsCommand(nic, 'k=v')).to.deep.include({ argv: ['rpm-ostree', 'kargs', '--remove', 'k=v'], call: 'kargs-remove-nic-el10' });
+    });
+
+    it('persist-nic-names: the temp file is created first and removed last; the OS comes from os-release unless forced', () => {
+      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: null, root: '/', givenKargs: null }, facts({ elVersion: { major: 10, minor: 0 } }), data);
+      // tmpKargs, err := os.CreateTemp("", "nmstate-kargs"); defer os.Remove(tmpKargs.Name())
+      expect(plan.items[0]).to.deep.include({ kind: 'write-file', path: '/tmp/nmstate-kargs123456', content: '' });
+      expect(plan.finally).to.deep.equal([{ kind: 'remove-file', id: 'remove-nmstate-kargs-file', path: '/tmp/nmstate-kargs123456', recursive: false, follows: { file: 'pkg/daemon/daemon.go', function: 'PersistNetworkInterfaces' } }]);
+      expect(lines(plan)[0]).to.match(/--cleanup$/u);
+      // persisting := hostos.IsEL9(); cleanup := hostos.IsEL10(); if !(persisting || cleanup) { return nil }
+      const fcos = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: null, root: '/', givenKargs: null }, facts({ el: false, fcos: true }), data);
+      expect(fcos.items.map((i) => i.kind)).to.deep.equal(['note']);
+    });
+
+    it('persist-nic-names with the kargs given by the scenario writes them instead of running nmstatectl, and says so', () => {
+      const plan = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/', givenKargs: ['ifname=eth0:52:54:00:12:34:56'] }, facts(), data);
+      expect(lines(plan)).to.deep.equal([]);
+      expect(plan.items.map((i) => i.kind)).to.deep.equal(['note', 'write-file', 'note', 'write-file', 'nic-kargs']);
+      expect(plan.items[3]).to.deep.include({ content: 'ifname=eth0:52:54:00:12:34:56' });
     });
 
     it('update-tuning-args: one kargs call per allowlisted /etc/pivot/kernel-args line (EL: nosmt only)', () => {
@@ -453,7 +471,7 @@ describe('mcd expand', () => {
       // The NIC kargs calls are built from nmstatectl's output file.
       for (const os of ['el9', 'el10'] as const) {
         for (const root of ['/', '/rootfs']) {
-          const nic = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os, root }, facts(), data).items[1];
+          const nic = expand({ operation: 'persist-nic-names', driver: 'rpm-ostree', os, root, givenKargs: null }, facts(), data).items.find((i) => i.kind === 'nic-kargs');
           if (nic?.kind !== 'nic-kargs') throw new Error('no nic-kargs item');
           const made = nicKargsCommand(nic, 'a=1 b=2');
           if (made) plans.push({ operation: 'persist-nic-names', driver: 'rpm-ostree', items: [made], onError: null, finally: [] });

@@ -39,6 +39,6 @@ describe('mcd step schema', () => {
   });
 
   it('persist-nic-names defaults to the MCD root', () => {
-    expect(toOperation({ mcd: 'persist-nic-names', os: 'el9' }, 'v1', data).operation).to.deep.equal({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/' });
+    expect(toOperation({ mcd: 'persist-nic-names', os: 'el9' }, 'v1', data).operation).to.deep.equal({ operation: 'persist-nic-names', driver: 'rpm-ostree', os: 'el9', root: '/', givenKargs: null });
   });
 });
