@@ -9,6 +9,7 @@ import { chosenActions } from '../../core/schema-check.js';
 import { bootcKind } from './bootc.js';
 import { copyKind } from './copy.js';
 import { expectKind } from './expect.js';
+import { mcdKind } from './mcd.js';
 import { rebootKind } from './reboot.js';
 import { recordKind } from './record.js';
 import { rpmOstreeKind } from './rpm-ostree.js';
@@ -23,6 +24,7 @@ export const STEP_KINDS = {
   'rpm-ostree': rpmOstreeKind,
   bootc: bootcKind,
   update: updateKind,
+  mcd: mcdKind,
   expect: expectKind,
   wait: waitKind,
   copy: copyKind,

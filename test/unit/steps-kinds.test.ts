@@ -68,6 +68,43 @@ const KIND_CHECKS: Record<StepKind, () => Promise<void>> = {
     expect(plan.steps[0]!.label).to.equal('update via rpm-ostree: rpm-ostree rebase --experimental ostree-unverified-registry:quay.io/x:2 --reboot');
     expect(fake.rebootTriggers).to.deep.equal([true]);
   },
+  async mcd() {
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const status = JSON.stringify({ deployments: [{ booted: true, 'container-image-reference': 'ostree-unverified-registry:quay.io/x:1', checksum: 'c', 'requested-packages': [], 'requested-base-removals': [] }] });
+    const facts = [
+      `status 0 ${b64(status)}`,
+      `os-release 0 ${b64('ID=rhcos\nVARIANT_ID=coreos\nRHEL_VERSION=9.6\n')}`,
+      `arch 0 ${b64('x86_64')}`,
+      `version 0 ${b64("rpm-ostree:\n Version: '2026.2'\n Features:\n  - container\n")}`,
+      `kargs 0 ${b64('root=x rw a=1')}`,
+      `mokutil 0 ${b64('SecureBoot disabled')}`,
+    ].join('\n');
+    const { outcomes, fake } = await runSteps('k-mcd', '  - mcd: apply-os-changes\n    image: quay.io/x:2\n    image-source: registry\n    kargs: { old: [a=1], new: [a=2] }\n    record: applied\n  - bootc: switch\n    image: quay.io/x:2\n  - mcd: remove-rollback\n    expect-failure: true\n', {
+      script: [
+        { match: /^sh -c /, stdout: facts },
+        { match: /^rpm-ostree cleanup -r$/, exitCode: 1, stderr: 'error: no rollback' },
+      ],
+    });
+    const applied = outcomes[0]!;
+    // The daemon's order (update.go applyLayeredOSChanges → queueRevertKernelSwap → updateLayeredOS → updateKernelArguments), all as root.
+    expect(fake.session0.calls.filter((c) => c.argv?.[0] !== 'sh').slice(0, 6).map((c) => [c.command, c.sudo])).to.deep.equal([
+      ['rpm-ostree cleanup -p', true],
+      ['rpm-ostree status --json', true],
+      ['mokutil --sb-state', true],
+      ['rpm-ostree --version', true],
+      ['rpm-ostree rebase --experimental ostree-unverified-registry:quay.io/x:2', true],
+      ['rpm-ostree kargs --delete-if-present=a=1 --append=a=2', true],
+    ]);
+    expect(applied.result).to.deep.include({ status: 'recorded', findingId: 'applied', command: 'mcd apply-os-changes → quay.io/x:2' });
+    expect(applied.result.mcd).to.deep.include({ operation: 'apply-os-changes', driver: 'rpm-ostree', phase: 'rpmOstreeHost', outcome: 'completed', backoffScale: 0.1 });
+    expect(applied.result.mcd?.items.find((i) => i.call === 'rebase-registry')).to.deep.include({ status: 'ok', attempts: 1, follows: { file: 'pkg/daemon/rpm-ostree.go', function: 'RebaseLayered' } });
+    expect(applied.finding).to.deep.include({ kind: 'action', ok: true, outcome: 'completed (6 commands)' });
+    expect(applied.result.stateIndex).to.be.a('number');
+    // After a bootc switch the same daemon is the "after switch" column; the refused cleanup -r is its error.
+    const rollback = outcomes[2]!;
+    expect(rollback.result.status).to.equal('passed');
+    expect(rollback.result.mcd).to.deep.include({ phase: 'afterSwitch', outcome: 'daemon-error', error: 'rpm-ostree cleanup -r: exit 1: error: no rollback' });
+  },
   async expect() {
     const { outcomes, fake } = await runSteps('k-expect', '  - expect: { kargs: { has: [rw] } }\n  - expect: { kargs: { has: [quiet] }, files: { present: [/etc/x] } }\n', {
       script: [{ match: /^sh -c /, stdout: '1\n' }],
