@@ -48,7 +48,7 @@ export interface Q1Table {
   markdown: string;
 }
 
-const headers = ['Call', 'MCO function', 'bootc equivalent', 'rpm-ostree host', 'after bootc switch', 'driver: bootc'];
+export const Q1_HEADERS = ['Call', 'MCO function', 'bootc equivalent', 'rpm-ostree host', 'after bootc switch', 'driver: bootc'];
 
 function cellText(o: CallOutcome | undefined): string {
   if (!o) return 'not run';
@@ -85,8 +85,8 @@ export function buildQ1Table(calls: CallsFile, outcomes: CallOutcomes): Q1Table 
     };
   });
   const lines = [
-    `| ${headers.join(' | ')} |`,
-    `|${headers.map(() => '---').join('|')}|`,
+    `| ${Q1_HEADERS.join(' | ')} |`,
+    `|${Q1_HEADERS.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${[`\`${r.call}\``, r.functions, r.equivalence === 'none' ? `**none**: ${r.bootcEquivalent.slice('none: '.length)}` : r.bootcEquivalent, ...phases.map((p) => r.cells[p].text)].map(md).join(' | ')} |`),
   ];
   const source = `MCO \`${calls.mco.commit.slice(0, 8)}\` (${calls.mco.date}), bootc ${calls.bootc.tag}.`;

@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { renderJunit } from '../results/junit.js';
 import type { ResultsPaths } from '../results/layout.js';
 import type { RunSummary } from '../results/model.js';
+import { loadCalls, type CallsFile } from '../mcd/calls.js';
 import { buildReportModel } from '../results/report-model.js';
 import { renderHtml } from '../results/render-html.js';
 import { renderMarkdown } from '../results/render-markdown.js';
@@ -58,12 +59,19 @@ export function junitRender(runDir: string): Render {
   };
 }
 
+let calls: Promise<CallsFile> | null = null;
+/** The MCD call table's data (harness/mcd/calls.yaml), loaded once per process; its tests keep it valid. */
+export function reportCalls(): Promise<CallsFile> {
+  calls ??= loadCalls();
+  return calls;
+}
+
 export function markdownRender(questions: Question[]): Render {
-  return (summary, statesOf) => renderMarkdown(buildReportModel(summary, questions, statesOf));
+  return async (summary, statesOf) => renderMarkdown(buildReportModel(summary, questions, statesOf, await reportCalls()));
 }
 
 export function htmlRender(questions: Question[]): Render {
-  return (summary, statesOf) => renderHtml(buildReportModel(summary, questions, statesOf));
+  return async (summary, statesOf) => renderHtml(buildReportModel(summary, questions, statesOf, await reportCalls()));
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The report model as one self-contained HTML file (inline CSS, no scripts, no network). */
+import { phases, Q1_HEADERS, type OutcomeStatus, type Q1Table } from '../mcd/q1-table.js';
 import type { ReportModel } from './report-model.js';
 import { TESTBED_LABEL, testbedDisclaimer } from './testbed.js';
 import { STEP_STATUS, VERDICTS, type Tone } from './verdicts.js';
@@ -19,6 +20,19 @@ td.none{color:#6e7781;font-style:italic}
 .bar.ok{background:#aceebb}.bar.bad{background:#ff8182}.bar.obs{background:#d0d7de}.bar.reboot{border-left:3px solid #0969da}
 .legend{font-size:12px;color:#57606a}`;
 
+const Q1_TONE: Record<OutcomeStatus, string> = { ok: 'ok', failed: 'bad', 'not-possible': 'obs', 'not-run': 'none' };
+
+function q1Html(t: Q1Table): string {
+  const testbed = t.rows.some((r) => phases.some((p) => r.cells[p].outcome?.evidence === 'testbed'));
+  const head = Q1_HEADERS.map((c) => `<th>${c}</th>`).join('');
+  const rows = t.rows.map((r) => {
+    const cells = phases.map((p) => `<td class="${Q1_TONE[r.cells[p].outcome?.status ?? 'not-run']}">${h(r.cells[p].text)}</td>`).join('');
+    const eq = r.equivalence === 'none' ? `<b>none</b>: ${h(r.bootcEquivalent.slice('none: '.length))}` : h(r.bootcEquivalent);
+    return `<tr><td><code>${h(r.call)}</code></td><td>${h(r.functions)}</td><td>${eq}</td>${cells}</tr>`;
+  });
+  return `<p><b>The machine-config-daemon's calls, one row per call shape</b>${tb(testbed)} — outcomes from the <code>mcd:</code> steps of this run; equivalence data from <code>harness/mcd/calls.yaml</code> (MCO <code>${h(t.mcoCommit.slice(0, 8))}</code>, bootc ${h(t.bootcTag)}).</p><table><tr>${head}</tr>${rows.join('')}</table>`;
+}
+
 export function renderHtml(m: ReportModel): string {
   const p: string[] = [`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bootpath report ${h(m.runId)}</title><style>\n${STYLE}\n</style></head><body>`];
   p.push(`<h1>bootpath report — ${h(m.runId)}</h1>`);
@@ -32,6 +46,7 @@ export function renderHtml(m: ReportModel): string {
   p.push('<h2>Questions</h2>');
   for (const q of m.questions) {
     p.push(`<h3>${h(q.id)} ${h(q.slug)} — ${h(q.title)}</h3><p>${h(q.text)}</p>`);
+    if (q.id === 'Q1' && m.q1) p.push(q1Html(m.q1));
     if (q.scenarios.length === 0) p.push('<p><i>No scenario in this run informs this question.</i></p>');
     for (const sc of q.scenarios) {
       p.push(`<p><b>Scenario <code>${h(sc.name)}</code></b>${tb(sc.testbed)}: ${sc.runs.map((r) => `${VERDICTS[r.verdict].emoji} ${h(r.id)}`).join(', ')}</p>`);

@@ -19,6 +19,10 @@ export function renderMarkdown(m: ReportModel): string {
   out.push('## Questions', '');
   for (const q of m.questions) {
     out.push(`### ${q.id} ${q.slug} — ${q.title}`, '', q.text, '');
+    if (q.id === 'Q1' && m.q1) {
+      out.push(`**The machine-config-daemon's calls, one row per call shape**${tb(m.q1.rows.some((r) => Object.values(r.cells).some((c) => c.outcome?.evidence === 'testbed')))} — outcomes from the \`mcd:\` steps of this run; equivalence data from \`harness/mcd/calls.yaml\`.`, '', m.q1.markdown, '');
+      if (m.q1.unknownCalls.length > 0) out.push(`_Outcomes for calls not in calls.yaml: ${m.q1.unknownCalls.join(', ')}_`, '');
+    }
     if (q.scenarios.length === 0) {
       out.push('_No scenario in this run informs this question._', '');
       continue;

@@ -6,6 +6,9 @@
  */
 import { formatDuration } from '../../core/units.js';
 import { formatValue } from '../run/expect.js';
+import type { CallsFile } from '../mcd/calls.js';
+import { q1Outcomes } from '../mcd/q1-outcomes.js';
+import { buildQ1Table, type Q1Table } from '../mcd/q1-table.js';
 import type { Question } from '../scenario/questions.js';
 import type { DeploymentView, HostState } from '../state/types.js';
 import { runSlug } from './layout.js';
@@ -111,13 +114,16 @@ export interface ReportModel {
   interrupted: boolean;
   runs: { id: string; verdict: RunVerdict; tone: Tone; duration: string; images: string; testbed: boolean }[];
   questions: QuestionSection[];
+  /** The MCD call table (Q1), when some run replayed the daemon's flows with `mcd:` steps. */
+  q1: Q1Table | null;
   evidence: EvidenceItem[];
   details: RunDetail[];
   failures: { runId: string; verdict: RunVerdict; errorKind?: string; message: string }[];
 }
 
-export function buildReportModel(summary: RunSummary, questions: Question[], statesOf: StatesOf): ReportModel {
+export function buildReportModel(summary: RunSummary, questions: Question[], statesOf: StatesOf, calls: CallsFile | null = null): ReportModel {
   const s = summary;
+  const hasMcd = s.runs.some((r) => r.steps.some((st) => st.mcd));
   return {
     runId: s.runId,
     testbed: s.testbed,
@@ -134,6 +140,7 @@ export function buildReportModel(summary: RunSummary, questions: Question[], sta
       testbed: r.testbed,
     })),
     questions: questions.map((q) => questionSection(q, s.runs)),
+    q1: calls && hasMcd ? buildQ1Table(calls, q1Outcomes(calls, s.runs)) : null,
     evidence: s.runs.flatMap((r) => r.findings.map((f) => evidenceItem(r, f))),
     details: s.runs.filter((r) => r.dir).map((r) => runDetail(r, statesOf(r))),
     failures: s.runs.filter((r) => VERDICTS[r.verdict].explained).map((r) => ({ runId: r.id, verdict: r.verdict, errorKind: r.errorKind, message: r.message ?? '' })),

@@ -33,8 +33,14 @@ REGISTRY_FILE = "/usr/share/bootpath-testbed/images.json"
 # {"localhost/bootpath/testbed:v1": "localhost/bootpath/testbed:v2"} makes v1 resolve to v2's commit.
 REGISTRY_OVERRIDES = "/var/lib/bootpath-testbed/registry-overrides.json"
 POOL_DIR = "/usr/share/bootpath-testbed/pool"
-ORIGIN_PREFIXES = ("ostree-unverified-registry:", "ostree-unverified-image:registry:",
-                   "ostree-unverified-image:docker://")
+# The unsigned reference spellings the stand-ins accept, and the transport each names
+# (ostree-ext's OstreeImageReference Display: `ostree-unverified-registry:NAME` for registry,
+# `ostree-unverified-image:TRANSPORT:NAME` otherwise). The testbed has no podman storage: a
+# containers-storage name resolves through the same registry file as a registry name does.
+TRANSPORT_PREFIXES = (("ostree-unverified-registry:", "registry"), ("ostree-unverified-image:registry:", "registry"),
+                      ("ostree-unverified-image:docker://", "registry"),
+                      ("ostree-unverified-image:containers-storage:", "containers-storage"))
+ORIGIN_PREFIXES = tuple(p for p, _ in TRANSPORT_PREFIXES)
 
 
 def run_main(fn):
@@ -74,13 +80,22 @@ def load_registry():
     return reg, overrides
 
 
-def image_name_from_imgref(imgref):
-    """`ostree-unverified-registry:IMG` (and equivalent spellings) -> `IMG`."""
-    for p in ORIGIN_PREFIXES:
+def split_imgref(imgref):
+    """`ostree-unverified-registry:IMG` (and the other spellings) -> (transport, `IMG`)."""
+    for p, transport in TRANSPORT_PREFIXES:
         if imgref.startswith(p):
-            return imgref[len(p):]
-    raise ToolError(f"unsupported image reference {imgref!r}: the testbed only serves "
-                    f"ostree-unverified-registry:<image> (unsigned registry images)")
+            return transport, imgref[len(p):]
+    raise ToolError(f"unsupported image reference {imgref!r}: the testbed only serves unsigned images "
+                    f"(ostree-unverified-registry:<image>, ostree-unverified-image:containers-storage:<image>)")
+
+
+def image_name_from_imgref(imgref):
+    return split_imgref(imgref)[1]
+
+
+def imgref_for(transport, name):
+    """The origin's container-image-reference for a bootc target (bootc spec.rs ImageReference -> OstreeImageReference)."""
+    return f"ostree-unverified-registry:{name}" if transport == "registry" else f"ostree-unverified-image:{transport}:{name}"
 
 
 def resolve_image(name):
