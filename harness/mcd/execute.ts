@@ -63,7 +63,7 @@ export async function executePlan(plan: Plan, runner: PlanRunner): Promise<PlanO
   let stoppedAt = -1;
   for (const [i, item] of plan.items.entries()) {
     if (stop) {
-      ex.skip(item, 'sequence', undefined, stop.kind === 'reboot' ? 'after the reboot' : stop.kind === 'return' ? 'the daemon returned early' : 'the daemon stopped at its error');
+      ex.skip(item, 'sequence', undefined, stop.kind === 'reboot' ? 'after the reboot' : stop.kind === 'return' ? 'the daemon returned early' : stop.kind === 'not-possible' ? `not possible before it: ${stop.message}` : 'the daemon stopped at its error', stop.kind === 'not-possible');
       continue;
     }
     stop = await ex.item(item, 'sequence');
@@ -100,8 +100,19 @@ class Executor {
     return r;
   }
 
-  skip(item: PlanItem, part: Part, parent: string | undefined, why: string): void {
-    this.push({ id: item.id, kind: item.kind, part, ...(parent ? { parent } : {}), call: 'call' in item ? item.call : null, ...('argv' in item ? { command: shJoin(item.argv) } : {}), follows: item.follows, status: 'skipped', message: `not reached: ${why}` });
+  skip(item: PlanItem, part: Part, parent: string | undefined, why: string, blockedHere = false): void {
+    this.push({
+      id: item.id,
+      kind: item.kind,
+      part,
+      ...(parent ? { parent } : {}),
+      call: 'call' in item ? item.call : null,
+      ...('argv' in item ? { command: shJoin(item.argv) } : {}),
+      follows: item.follows,
+      status: 'skipped',
+      message: `not reached: ${why}`,
+      ...(blockedHere ? { blockedHere: true } : {}),
+    });
   }
 
   async item(item: PlanItem, part: Part, parent?: string): Promise<Stop> {
@@ -167,7 +178,7 @@ class Executor {
   private async sequence(items: readonly PlanItem[], part: Part, parent: string): Promise<Stop> {
     let stop: Stop = null;
     for (const item of items) {
-      if (stop) this.skip(item, part, parent, stop.message);
+      if (stop) this.skip(item, part, parent, stop.message, stop.kind === 'not-possible');
       else stop = await this.item(item, part, parent);
     }
     return stop;
@@ -222,6 +233,9 @@ class Executor {
 
   private notPossible(r: RanCommand, argv: readonly string[]): string | null {
     if (r.exitCode === 127) return `${argv[0]} is not on this host (exit 127)`;
+    // systemd-run resolves the unit's executable before it starts anything.
+    const missing = /Failed to find executable (\S+): No such file or directory/u.exec(r.stderr);
+    if (argv[0] === 'systemd-run' && missing) return `${missing[1]} is not on this host (systemd-run: ${missing[0]})`;
     if (this.runner.testbed && r.exitCode !== 0 && TESTBED_REFUSAL.test(r.stderr)) return `the testbed stand-in does not model this: ${firstLine(r.stderr)}`;
     return null;
   }

@@ -26,7 +26,9 @@ export function q1Outcomes(calls: CallsFile, runs: readonly RunResult[]): CallOu
       const mcd = step.mcd;
       if (!mcd) continue;
       for (const item of mcd.items) {
-        if (item.call === null || item.kind !== 'command' || item.status === 'skipped' || item.status === 'noted') continue;
+        // A call the daemon would have made next but which an earlier "not possible here" kept from running is not possible here too.
+        const blocked = item.status === 'skipped' && item.blockedHere === true;
+        if (item.call === null || item.kind !== 'command' || item.status === 'noted' || (item.status === 'skipped' && !blocked)) continue;
         const byPhase = tallies.get(item.call) ?? new Map<Phase, Tally>();
         tallies.set(item.call, byPhase);
         const t = byPhase.get(mcd.phase) ?? { ok: 0, failed: [], notPossible: [], otherCommands: new Set<string>(), testbed: false };
@@ -38,7 +40,7 @@ export function q1Outcomes(calls: CallsFile, runs: readonly RunResult[]): CallOu
           if (other) t.otherCommands.add(other);
         }
         if (item.status === 'ok' || item.status === 'ignored') t.ok++;
-        else if (item.status === 'not-possible') t.notPossible.push(item.message);
+        else if (item.status === 'not-possible' || blocked) t.notPossible.push(item.message);
         else t.failed.push({ run: run.id, message: item.message });
       }
     }

@@ -10,8 +10,9 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { renderJunit } from '../results/junit.js';
 import type { ResultsPaths } from '../results/layout.js';
 import type { RunSummary } from '../results/model.js';
-import { loadCalls, type CallsFile } from '../mcd/calls.js';
-import { buildReportModel } from '../results/report-model.js';
+import { loadCalls } from '../mcd/calls.js';
+import { loadGoTypes } from '../mcd/daemon-view.js';
+import { buildReportModel, type McoTables } from '../results/report-model.js';
 import { renderHtml } from '../results/render-html.js';
 import { renderMarkdown } from '../results/render-markdown.js';
 import { RunLog, type StatesOf } from '../results/run-log.js';
@@ -59,19 +60,19 @@ export function junitRender(runDir: string): Render {
   };
 }
 
-let calls: Promise<CallsFile> | null = null;
-/** The MCD call table's data (harness/mcd/calls.yaml), loaded once per process; its tests keep it valid. */
-export function reportCalls(): Promise<CallsFile> {
-  calls ??= loadCalls();
-  return calls;
+let tables: Promise<McoTables> | null = null;
+/** The MCO data the report reads (harness/mcd/calls.yaml, bootc-go-types.yaml), loaded once per process; their tests keep them valid. */
+export function reportTables(): Promise<McoTables> {
+  tables ??= Promise.all([loadCalls(), loadGoTypes()]).then(([calls, goTypes]) => ({ calls, goTypes }));
+  return tables;
 }
 
 export function markdownRender(questions: Question[]): Render {
-  return async (summary, statesOf) => renderMarkdown(buildReportModel(summary, questions, statesOf, await reportCalls()));
+  return async (summary, statesOf) => renderMarkdown(buildReportModel(summary, questions, statesOf, await reportTables()));
 }
 
 export function htmlRender(questions: Question[]): Render {
-  return async (summary, statesOf) => renderHtml(buildReportModel(summary, questions, statesOf, await reportCalls()));
+  return async (summary, statesOf) => renderHtml(buildReportModel(summary, questions, statesOf, await reportTables()));
 }
 
 /**

@@ -1,7 +1,7 @@
 /** In GitHub Actions: the run's report, appended to the job's step summary ($GITHUB_STEP_SUMMARY). */
 import { promises as fs } from 'node:fs';
 import { buildReportModel } from '../results/report-model.js';
-import { reportCalls } from './files.js';
+import { reportTables } from './files.js';
 import { renderMarkdown } from '../results/render-markdown.js';
 import { RunLog } from '../results/run-log.js';
 import type { Question } from '../scenario/questions.js';
@@ -22,7 +22,7 @@ export class GithubSummaryReporter implements Reporter {
   async onEvent(e: RunnerEvent): Promise<void> {
     this.log.add(e);
     if (e.type !== 'run:end') return;
-    const report = renderMarkdown(buildReportModel(e.summary, this.questions, this.log.statesOf, await reportCalls()));
+    const report = renderMarkdown(buildReportModel(e.summary, this.questions, this.log.statesOf, await reportTables()));
     await fs.appendFile(this.file, `${githubSummaryText(report)}\n`);
   }
 }

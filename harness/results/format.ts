@@ -86,6 +86,7 @@ export const McdItemRecordSchema = Type.Object({
   attempts: Type.Optional(Type.Integer({ minimum: 1, description: 'Tries under the daemon\'s backoff.' })),
   message: Type.String(),
   stderrExcerpt: Type.Optional(Type.String()),
+  blockedHere: Type.Optional(Type.Boolean({ description: 'Skipped because an earlier item could not run on this host: this one cannot be tried here either.' })),
 });
 
 /** What an `mcd:` step ran: the daemon's plan item by item. */

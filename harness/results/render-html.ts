@@ -47,6 +47,11 @@ export function renderHtml(m: ReportModel): string {
   for (const q of m.questions) {
     p.push(`<h3>${h(q.id)} ${h(q.slug)} — ${h(q.title)}</h3><p>${h(q.text)}</p>`);
     if (q.id === 'Q1' && m.q1) p.push(q1Html(m.q1));
+    if (q.id === 'Q5' && m.daemonView.length > 0) {
+      p.push('<p><b>What a bootc-driven daemon would read from these <code>bootc status --json</code> outputs</b> (MCO <code>pkg/daemon/bootc.go</code> types, <code>harness/mcd/bootc-go-types.yaml</code>):</p><ul>');
+      for (const d of m.daemonView) p.push(`<li><code>${h(d.runId)}</code>${tb(d.testbed)} <b>${h(d.id)}</b>: ${h(d.message)} — state reads ${h(d.states.map((s) => `${s.index} (${s.reason})`).join(', '))}</li>`);
+      p.push('</ul>');
+    }
     if (q.scenarios.length === 0) p.push('<p><i>No scenario in this run informs this question.</i></p>');
     for (const sc of q.scenarios) {
       p.push(`<p><b>Scenario <code>${h(sc.name)}</code></b>${tb(sc.testbed)}: ${sc.runs.map((r) => `${VERDICTS[r.verdict].emoji} ${h(r.id)}`).join(', ')}</p>`);

@@ -23,6 +23,11 @@ export function renderMarkdown(m: ReportModel): string {
       out.push(`**The machine-config-daemon's calls, one row per call shape**${tb(m.q1.rows.some((r) => Object.values(r.cells).some((c) => c.outcome?.evidence === 'testbed')))} — outcomes from the \`mcd:\` steps of this run; equivalence data from \`harness/mcd/calls.yaml\`.`, '', m.q1.markdown, '');
       if (m.q1.unknownCalls.length > 0) out.push(`_Outcomes for calls not in calls.yaml: ${m.q1.unknownCalls.join(', ')}_`, '');
     }
+    if (q.id === 'Q5' && m.daemonView.length > 0) {
+      out.push("**What a bootc-driven daemon would read from these `bootc status --json` outputs** (MCO `pkg/daemon/bootc.go` types, `harness/mcd/bootc-go-types.yaml`):", '');
+      for (const d of m.daemonView) out.push(`- ${code(d.runId)}${tb(d.testbed)} **${d.id}**: ${cell(d.message)} — state reads ${d.states.map((s) => `${s.index} (${cell(s.reason)})`).join(', ')}`);
+      out.push('');
+    }
     if (q.scenarios.length === 0) {
       out.push('_No scenario in this run informs this question._', '');
       continue;

@@ -7,6 +7,7 @@
 import { formatDuration } from '../../core/units.js';
 import { formatValue } from '../run/expect.js';
 import type { CallsFile } from '../mcd/calls.js';
+import { daemonView, type DaemonViewFindingId, type GoTypes } from '../mcd/daemon-view.js';
 import { q1Outcomes } from '../mcd/q1-outcomes.js';
 import { buildQ1Table, type Q1Table } from '../mcd/q1-table.js';
 import type { Question } from '../scenario/questions.js';
@@ -116,12 +117,31 @@ export interface ReportModel {
   questions: QuestionSection[];
   /** The MCD call table (Q1), when some run replayed the daemon's flows with `mcd:` steps. */
   q1: Q1Table | null;
+  /** What a bootc-driven daemon would decode from each `bootc status` the runs read (Q2/Q5). */
+  daemonView: DaemonViewRow[];
   evidence: EvidenceItem[];
   details: RunDetail[];
   failures: { runId: string; verdict: RunVerdict; errorKind?: string; message: string }[];
 }
 
-export function buildReportModel(summary: RunSummary, questions: Question[], statesOf: StatesOf, calls: CallsFile | null = null): ReportModel {
+/** One daemon-view finding of one run, with the state reads it showed in. */
+export interface DaemonViewRow {
+  runId: string;
+  testbed: boolean;
+  id: DaemonViewFindingId;
+  message: string;
+  /** state-<n>.json indexes and what each was read after. */
+  states: { index: number; reason: string }[];
+}
+
+/** The MCO data the report reads besides the runs: the call table and the daemon's Go types. */
+export interface McoTables {
+  calls: CallsFile;
+  goTypes: GoTypes;
+}
+
+export function buildReportModel(summary: RunSummary, questions: Question[], statesOf: StatesOf, mco: McoTables | null = null): ReportModel {
+  const calls = mco?.calls ?? null;
   const s = summary;
   const hasMcd = s.runs.some((r) => r.steps.some((st) => st.mcd));
   return {
@@ -141,10 +161,31 @@ export function buildReportModel(summary: RunSummary, questions: Question[], sta
     })),
     questions: questions.map((q) => questionSection(q, s.runs)),
     q1: calls && hasMcd ? buildQ1Table(calls, q1Outcomes(calls, s.runs)) : null,
+    daemonView: mco ? s.runs.flatMap((r) => daemonViewRows(r, statesOf(r), mco.goTypes)) : [],
     evidence: s.runs.flatMap((r) => r.findings.map((f) => evidenceItem(r, f))),
     details: s.runs.filter((r) => r.dir).map((r) => runDetail(r, statesOf(r))),
     failures: s.runs.filter((r) => VERDICTS[r.verdict].explained).map((r) => ({ runId: r.id, verdict: r.verdict, errorKind: r.errorKind, message: r.message ?? '' })),
   };
+}
+
+/**
+ * MCO pkg/daemon/bootc.go at the pinned commit is what a bootc-driven daemon would decode: every
+ * `bootc status --json` a run read goes through it, and what the daemon would get wrong is listed
+ * once per run with the reads that showed it.
+ */
+function daemonViewRows(run: RunResult, states: ReturnType<StatesOf>, goTypes: GoTypes): DaemonViewRow[] {
+  const rows = new Map<string, DaemonViewRow>();
+  for (const snap of states) {
+    const raw = snap.state.bootc.status?.raw;
+    if (!raw) continue;
+    for (const f of daemonView(raw, goTypes).findings) {
+      const key = `${f.id}\n${f.message}`;
+      const row = rows.get(key) ?? { runId: run.id, testbed: run.testbed, id: f.id, message: f.message, states: [] };
+      row.states.push({ index: snap.index, reason: snap.reason });
+      rows.set(key, row);
+    }
+  }
+  return [...rows.values()];
 }
 
 function questionSection(question: Question, all: RunResult[]): QuestionSection {

@@ -162,6 +162,15 @@ describe('mcd execute', () => {
     expect(noRpm.outcome).to.equal('not-possible');
   });
 
+  it('systemd-run of a program the host lacks is "not possible", like a missing command', async () => {
+    const plan = expand({ operation: 'update-via-container', driver: 'rpm-ostree', image: V2 }, facts(), data, names);
+    const host = scripted([[/^systemd-run /u, { exitCode: 1, stderr: 'Failed to find executable podman: No such file or directory' }]]);
+    const out = await executePlan(plan, host.runner(goTypes));
+    expect(out.outcome).to.equal('not-possible');
+    expect(out.items[0]).to.deep.include({ status: 'not-possible', message: 'podman is not on this host (systemd-run: Failed to find executable podman: No such file or directory)' });
+    expect(out.items[1]).to.deep.include({ status: 'skipped', call: 'ex-deploy-from-self', blockedHere: true });
+  });
+
   it('backoff delays follow wait.Backoff and scale', () => {
     expect([0, 1, 2, 3, 4].map((n) => backoffDelayMs(rebaseRetry, n, 1))).to.deep.equal([10000, 20000, 40000, 60000, 60000]);
     expect(backoffDelayMs(rebaseRetry, 0, 0.1)).to.equal(1000);

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { loadCalls, type CallsFile } from '../../harness/mcd/calls.js';
+import { loadGoTypes, type GoTypes } from '../../harness/mcd/daemon-view.js';
 import { q1Outcomes } from '../../harness/mcd/q1-outcomes.js';
 import type { RunResult, RunSummary, StepResult } from '../../harness/results/model.js';
 import { buildReportModel } from '../../harness/results/report-model.js';
@@ -12,6 +13,7 @@ import { renderHtml } from '../../harness/results/render-html.js';
 import { renderMarkdown } from '../../harness/results/render-markdown.js';
 import type { ItemRecord } from '../../harness/mcd/execute.js';
 import { loadQuestions } from '../../harness/scenario/questions.js';
+import { fixture, hostStateFrom } from '../support/host-state.js';
 
 const follows = { file: 'pkg/daemon/update.go', function: 'applyLayeredOSChanges' };
 const item = (call: string | null, command: string, status: ItemRecord['status'], message = 'exit 0'): ItemRecord => ({ id: `i-${command}`, kind: 'command', part: 'sequence', call, command, follows, status, exitCode: status === 'ok' ? 0 : 1, durationMs: 5, message });
@@ -52,8 +54,10 @@ function run(id: string, steps: StepResult[], testbed = true): RunResult {
 
 describe('mcd Q1 outcomes from run records', () => {
   let calls: CallsFile;
+  let goTypes: GoTypes;
   before(async () => {
     calls = await loadCalls();
+    goTypes = await loadGoTypes();
   });
 
   it('per call and phase: ok, failed (with how it went elsewhere), not possible; the bootc command shown as what ran', () => {
@@ -64,6 +68,7 @@ describe('mcd Q1 outcomes from run records', () => {
         item('override-remove-kernel', 'rpm-ostree override remove kernel --install kernel-rt-core', 'not-possible', 'the testbed stand-in does not model this'),
         item(null, 'mokutil --sb-state', 'not-possible'),
         item('kargs-delete-if-present-append', 'rpm-ostree kargs --delete-if-present=a=1 --append=a=2', 'skipped'),
+        { ...item('ex-deploy-from-self', 'systemd-run … rpm-ostree ex deploy-from-self /run/host', 'skipped', 'not reached: not possible before it: podman is not on this host'), blockedHere: true },
       ]),
       step(1, 'afterSwitch', [item('cleanup-pending', 'rpm-ostree cleanup -p', 'ok'), item('cleanup-pending', 'rpm-ostree cleanup -p', 'failed', 'exit 1: error: busy')]),
       step(2, 'bootcDriver', [item('rebase-registry', 'bootc switch img:2', 'ok'), item('status-json', 'bootc status --json', 'ok')]),
@@ -77,6 +82,7 @@ describe('mcd Q1 outcomes from run records', () => {
     expect(o['rebase-registry']?.bootcDriver).to.deep.equal({ evidence: 'testbed', status: 'ok', command: 'bootc switch <image>' });
     expect(o['status-json']?.bootcDriver).to.deep.include({ status: 'ok', command: 'bootc status --json' });
     expect(o['override-remove-kernel']?.rpmOstreeHost).to.deep.equal({ evidence: 'testbed', status: 'not-possible', detail: 'the testbed stand-in does not model this' });
+    expect(o['ex-deploy-from-self']?.rpmOstreeHost).to.deep.include({ status: 'not-possible', detail: 'not reached: not possible before it: podman is not on this host' });
     // Not reached is not an outcome.
     expect(o['kargs-delete-if-present-append']).to.equal(undefined);
     expect(Object.keys(o)).to.not.include('null');
@@ -102,7 +108,7 @@ describe('mcd Q1 outcomes from run records', () => {
       testbed: true,
       interrupted: false,
     });
-    const withMcd = buildReportModel(summary([run('q1', [step(0, 'bootcDriver', [item('rebase-registry', 'bootc switch img:2', 'ok')])])]), questions, () => [], calls);
+    const withMcd = buildReportModel(summary([run('q1', [step(0, 'bootcDriver', [item('rebase-registry', 'bootc switch img:2', 'ok')])])]), questions, () => [], { calls, goTypes });
     expect(withMcd.q1?.rows).to.have.length(calls.calls.length);
     const md = renderMarkdown(withMcd);
     const q1At = md.indexOf('### Q1 ');
@@ -111,6 +117,22 @@ describe('mcd Q1 outcomes from run records', () => {
     expect(tableAt).to.be.lessThan(md.indexOf('### Q2 '));
     expect(md).to.contain('`bootc switch <image>`: ok [testbed]');
     expect(renderHtml(withMcd)).to.contain('<td class="ok">`bootc switch &lt;image&gt;`: ok [testbed]</td>');
-    expect(buildReportModel(summary([run('plain', [])]), questions, () => [], calls).q1).to.equal(null);
+    expect(buildReportModel(summary([run('plain', [])]), questions, () => [], { calls, goTypes }).q1).to.equal(null);
+
+    // Every bootc status a run read goes through the daemon's Go types; a layered host's null booted image is the daemon's panic.
+    const layered = hostStateFrom({ bootc: fixture('state', 'bootc-d-layered-incompatible.json') });
+    const clean = hostStateFrom({ bootc: fixture('state', 'bootc-a-booted-only.json') });
+    const states = [
+      { index: 0, machine: 'default', reason: 'first boot', boot: 1, state: clean },
+      { index: 1, machine: 'default', reason: 'after rpm-ostree install', boot: 2, state: layered },
+      { index: 2, machine: 'default', reason: 'after reboot', boot: 3, state: layered },
+    ];
+    const viewed = buildReportModel(summary([run('q5', [])]), questions, () => states, { calls, goTypes });
+    const panic = viewed.daemonView.find((d) => d.id === 'booted-image-info-panic');
+    expect(panic?.states.map((st) => st.index)).to.deep.equal([1, 2]);
+    expect(panic?.testbed).to.equal(true);
+    const text = renderMarkdown(viewed);
+    expect(text.indexOf('**What a bootc-driven daemon would read')).to.be.greaterThan(text.indexOf('### Q5 '));
+    expect(text).to.match(/- `q5` · \*testbed[^*]*\* \*\*booted-image-info-panic\*\*: BootcClient.GetBootedImageInfo panics .* — state reads 1 \(after rpm-ostree install\), 2 \(after reboot\)/u);
   });
 });
