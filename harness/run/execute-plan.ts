@@ -22,7 +22,7 @@ import type { StepGuest } from '../steps/types.js';
 import type { BackendName } from '../../vm/backends.js';
 import { machineVcpus } from './admission.js';
 import { executeStep } from './steps.js';
-import { kindModule } from '../steps/registry.js';
+import { stepChangesState } from '../steps/registry.js';
 import type { Timeouts } from './timeouts.js';
 
 export type KeepPolicy = 'never' | 'on-failure' | 'always';
@@ -155,7 +155,7 @@ export async function executePlan<G extends PlanGuest>(plan: RunPlan, deps: Plan
 
     for (const step of plan.steps) {
       if (signal.aborted) throw signal.reason;
-      if (kindModule(step.kind).changesState) fresh.delete(step.machine);
+      if (stepChangesState(step)) fresh.delete(step.machine);
       await deps.bus.emit({ type: 'step:begin', plan, step });
       const { result, finding } = await executeStep(step, {
         plan,

@@ -49,6 +49,9 @@ function needsOf(def: McdStep): FactNeeds {
   }
 }
 
+/** The operations that only read (their commands are status and kargs reads, `rpm -q`). */
+const readOnly = (def: McdStep): boolean => def.mcd === 'status' || def.mcd === 'validate';
+
 function describeMcd(def: McdStep): string {
   const needs = needsOf(def);
   return [`mcd ${def.mcd}`, def.driver === 'bootc' ? '(driver: bootc)' : '', needs.image ? `→ ${needs.image}` : ''].filter(Boolean).join(' ');
@@ -116,7 +119,8 @@ async function runMcd(def: McdStep, ctx: StepContext): Promise<StepOutcome> {
   const { operation, data: opData } = toOperation(def, facts.bootedImage, data);
   const plan = expand(operation, facts, opData, { uuid: randomUUID(), tempSuffix: String(randomInt(100_000_000, 999_999_999)) });
   const outcome = await executePlan(plan, runnerFor(ctx, goTypes));
-  const snap = await ctx.env.snapshot(ctx.step.machine, `after ${ctx.step.label}`);
+  // status and validate only read: the state read before them still holds.
+  const snap = readOnly(def) ? await ctx.env.currentState(ctx.step.machine, `after ${ctx.step.label}`) : await ctx.env.snapshot(ctx.step.machine, `after ${ctx.step.label}`);
   const record: McdRecord = {
     operation: plan.operation,
     driver: plan.driver,
@@ -155,7 +159,7 @@ export const mcdKind = defineStepKind({
   // An OS change runs up to four deploying calls (revert, rebase, kargs, kernel/extensions) plus the daemon's backoff.
   defaultTimeoutMs: (t, def) => (def.mcd === 'apply-os-changes' || def.mcd === 'firstboot' ? 5 * t.osOperationMs + 250_000 : def.mcd === 'update-via-container' ? 2 * t.osOperationMs : t.osOperationMs + 3 * t.commandMs),
   weight: (def) => (def.mcd === 'apply-os-changes' || def.mcd === 'firstboot' ? 3 * WEIGHTS.tool : def.mcd === 'status' || def.mcd === 'validate' ? WEIGHTS.other * 5 : WEIGHTS.tool),
-  changesState: true,
+  changesState: (def) => !readOnly(def),
   expectFailure: true,
   run: runMcd,
 });

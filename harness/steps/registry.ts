@@ -89,6 +89,12 @@ function shorthandOf<K extends StepKind>(kind: K): { word: string; step: KindedS
 
 export const SHORTHAND_WORDS = STEP_KIND_NAMES.flatMap((k) => shorthandOf(k)?.word ?? []);
 
+/** Whether running the step may change its machine's state (the cached state read is then stale). */
+export function stepChangesState<K extends StepKind>(step: KindedStep<K>): boolean {
+  const changes = kindModule<K>(step.kind).changesState;
+  return typeof changes === 'function' ? changes(step.def) : changes;
+}
+
 /** The step's label: its `name:`, else what the kind says it runs. */
 export function describeStep(step: KindedStep): string {
   return step.def.name ?? describeKinded(step);

@@ -101,8 +101,8 @@ export interface StepKindModule<K extends string = string, S extends TSchema = T
   defaultTimeoutMs: (t: Timeouts, def: Static<S>) => number;
   /** Relative cost for the scheduler, in nominal seconds under TCG (see WEIGHTS). */
   weight: (def: Static<S>) => number;
-  /** Running it may change the guest's state: the cached state read is stale afterwards. */
-  changesState: boolean;
+  /** Running it may change the guest's state: the cached state read is stale afterwards (per definition where the kind has read-only forms). */
+  changesState: boolean | ((def: Static<S>) => boolean);
   /** `expect-failure:` means something for this kind (it runs a command that can fail). */
   expectFailure: boolean;
   run: (def: Static<S>, ctx: StepContext) => Promise<StepOutcome>;
