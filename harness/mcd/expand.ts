@@ -123,7 +123,8 @@ export type McdOperation =
    */
   | { operation: 'persist-nic-names'; driver: Driver; os: 'el9' | 'el10' | null; root: string; givenKargs: string[] | null }
   | { operation: 'update-via-container'; driver: Driver; image: string }
-  | { operation: 'update-tuning-args'; driver: Driver };
+  | { operation: 'update-tuning-args'; driver: Driver }
+  | { operation: 'initialize-control-plane'; driver: Driver };
 
 const F = {
   update: 'pkg/daemon/update.go',
@@ -209,6 +210,8 @@ export function expand(op: McdOperation, facts: HostFacts, data: McoData, names:
       return single(op.driver, names, 'update-via-container', (b) => inplaceUpdateViaNewContainer(b, op.image, facts));
     case 'update-tuning-args':
       return single(op.driver, names, 'update-tuning-args', (b) => updateTuningArgs(b, facts));
+    case 'initialize-control-plane':
+      return single(op.driver, names, 'initialize-control-plane', (b) => initializeControlPlane(b));
   }
 }
 
@@ -311,6 +314,13 @@ export function nicKargsCommand(item: NicKargsItem, fileContent: string): Comman
     check: { kind: 'succeeds' },
     purpose: 'PersistNetworkInterfaces: pin (EL9) or unpin (EL10) NIC names with the kargs nmstatectl wrote',
   };
+}
+
+// ---- initializeControlPlane --------------------------------------------------------------------
+
+/** initializeNode on a node labelled master (daemon.go) → initializeControlPlane → updateOstreeObjectSync (controlplane.go). */
+function initializeControlPlane(b: Builder): void {
+  b.command('per-object-fsync', ['ostree', '--repo=/sysroot/ostree/repo', 'config', 'set', 'core.per-object-fsync', 'true'], 'ostree-per-object-fsync', at('pkg/daemon/controlplane.go', 'updateOstreeObjectSync'), { kind: 'succeeds' }, 'control-plane node: per-object fsync avoids etcd latency spikes (ostree PR 2152); the same ostree repository under bootc');
 }
 
 // ---- UpdateTuningArgs --------------------------------------------------------------------------

@@ -79,6 +79,7 @@ export function mcdStepSchema<C extends TProperties>(common: C) {
       ),
       op('update-via-container', { image: Image }, 'InplaceUpdateViaNewContainer: rpm-ostree ex deploy-from-self from the new image'),
       op('update-tuning-args', {}, 'UpdateTuningArgs: /etc/pivot/kernel-args as rpm-ostree kargs --append=/--delete='),
+      op('initialize-control-plane', {}, 'initializeNode on a control-plane node: ostree config set core.per-object-fsync true'),
     ],
     { 'x-action': 'mcd', 'x-discriminator': 'mcd' },
   );
@@ -135,5 +136,7 @@ export function toOperation(step: McdStep, bootedImage: string, data: McoData): 
       return { operation: { operation: 'update-via-container', driver, image: step.image }, data };
     case 'update-tuning-args':
       return { operation: { operation: 'update-tuning-args', driver }, data };
+    case 'initialize-control-plane':
+      return { operation: { operation: 'initialize-control-plane', driver }, data };
   }
 }

@@ -434,6 +434,11 @@ describe('mcd expand', () => {
       expect(plan.items[3]).to.deep.include({ content: 'ifname=eth0:52:54:00:12:34:56' });
     });
 
+    it('initialize-control-plane: the per-object fsync setting, the same under both drivers', () => {
+      // exec.Command("ostree", "--repo=/sysroot/ostree/repo", "config", "set", "core.per-object-fsync", "true")
+      for (const driver of ['rpm-ostree', 'bootc'] as const) expect(lines(expand({ operation: 'initialize-control-plane', driver }, facts(), data))).to.deep.equal(['ostree --repo=/sysroot/ostree/repo config set core.per-object-fsync true']);
+    });
+
     it('update-tuning-args: one kargs call per allowlisted /etc/pivot/kernel-args line (EL: nosmt only)', () => {
       const f = facts({ tuningFile: 'ADD nosmt\nADD mitigations=off\nDELETE quiet\n', cmdline: 'root=x quiet' });
       // exec.Command("rpm-ostree", "kargs", fmt.Sprintf("--append=%s", toAdd.Key))
@@ -465,7 +470,7 @@ describe('mcd expand', () => {
         plans.push(apply(driver, mc(), mc({ image: V2 }), facts({ localImage: { id: 'i', repoDigest: V2 }, policyJson: '{}', podmanStore: { graphDriverName: 'o', graphRoot: '/r' } })));
         plans.push(apply(driver, mc(), mc({ image: V2 }), facts({ rpmOstreeContainerFeature: false })));
         plans.push(apply(driver, mc(), mc({ kernelType: 'realtime' })));
-        for (const operation of ['status', 'remove-rollback', 'update-tuning-args'] as const) plans.push(expand({ operation, driver }, facts({ el: false, fcos: true, tuningFile: 'ADD nosmt\nDELETE quiet', cmdline: 'quiet' }), data));
+        for (const operation of ['status', 'remove-rollback', 'update-tuning-args', 'initialize-control-plane'] as const) plans.push(expand({ operation, driver }, facts({ el: false, fcos: true, tuningFile: 'ADD nosmt\nDELETE quiet', cmdline: 'quiet' }), data));
         plans.push(expand({ operation: 'validate', driver, config: mc({ kargs: ['a'] }) }, facts(), data));
       }
       // The NIC kargs calls are built from nmstatectl's output file.
@@ -488,9 +493,9 @@ describe('mcd expand', () => {
         checked++;
       }
       expect(checked).to.be.greaterThan(20);
-      // Every call shape but the control-plane ostree setting comes out of some operation.
+      // Every call shape comes out of some operation.
       const seen = new Set(plans.flatMap(commands).map((c) => c.call));
-      expect(calls.calls.map((c) => c.id).filter((id) => !seen.has(id))).to.deep.equal(['ostree-per-object-fsync']);
+      expect(calls.calls.map((c) => c.id).filter((id) => !seen.has(id))).to.deep.equal([]);
     });
   });
 });

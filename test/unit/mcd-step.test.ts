@@ -18,7 +18,7 @@ describe('mcd step schema', () => {
     expect(problems({ mcd: 'apply-os-changes', driver: 'bootc', image: 'x', kargs: { old: ['a'], new: ['b'] }, 'kernel-type': { new: 'realtime' }, record: 'q5' })).to.deep.equal([]);
     expect(problems({ mcd: 'persist-nic-names', os: 'el10' })).to.deep.equal([]);
     expect(problems({ mcd: 'apply-os-change' })).to.deep.equal([
-      "mcd: unknown mcd operation 'apply-os-change' (did you mean 'apply-os-changes'?); expected one of: apply-os-changes, firstboot, validate, remove-rollback, status, persist-nic-names, update-via-container, update-tuning-args",
+      "mcd: unknown mcd operation 'apply-os-change' (did you mean 'apply-os-changes'?); expected one of: apply-os-changes, firstboot, validate, remove-rollback, status, persist-nic-names, update-via-container, update-tuning-args, initialize-control-plane",
     ]);
     expect(problems({ mcd: 'apply-os-changes', 'kernel-type': { new: 'rt' } })[0]).to.match(/^kernel-type.new: invalid value 'rt'/u);
   });
