@@ -16,13 +16,14 @@ import type { Driver } from './plan.js';
 
 /** Reads whose stderr the daemon looks at too (exec.CombinedOutput): mokutil prints its state there on some versions. */
 export const FACTS_SCRIPT = [
-  'img=$1 ext=$2 driver=$3',
+  'img=$1 ext=$2 driver=$3 scope=$4',
   'fact() { name=$1; shift; out=$("$@" 2>/dev/null); rc=$?; printf "%s %s %s\\n" "$name" "$rc" "$(printf %s "$out" | base64 | tr -d "\\n")"; }',
   'factc() { name=$1; shift; out=$("$@" 2>&1); rc=$?; printf "%s %s %s\\n" "$name" "$rc" "$(printf %s "$out" | base64 | tr -d "\\n")"; }',
   'fact status rpm-ostree status --json',
   'if [ "$driver" = bootc ]; then fact bootc-status bootc status --json; fi',
   'fact os-release cat /etc/os-release',
   'fact arch uname -m',
+  '[ "$scope" = os-change ] || exit 0',
   'fact version rpm-ostree --version',
   'fact kargs rpm-ostree kargs',
   'fact cmdline cat /proc/cmdline',
@@ -43,6 +44,13 @@ export const FACTS_SCRIPT = [
 
 export interface FactNeeds {
   driver: Driver;
+  /**
+   * `identity`: only what the daemon reads when it starts (the booted image, os-release, arch) — what
+   * status, validate, remove-rollback, persist-nic-names and initialize-control-plane use. `os-change`:
+   * everything the OS-change, tuning and via-container paths read as well. Facts outside the scope
+   * keep their "absent" value and those operations do not look at them.
+   */
+  scope: 'identity' | 'os-change';
   /** The image an OS update would move to ('' when the operation updates nothing). */
   image: string;
   /** The extensions container image ('' when none). */
@@ -50,7 +58,7 @@ export interface FactNeeds {
 }
 
 export function factsArgv(needs: FactNeeds): string[] {
-  return ['sh', '-c', FACTS_SCRIPT, 'sh', needs.image, needs.extensionsImage, needs.driver];
+  return ['sh', '-c', FACTS_SCRIPT, 'sh', needs.image, needs.extensionsImage, needs.driver, needs.scope];
 }
 
 interface Read {

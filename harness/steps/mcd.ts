@@ -40,12 +40,14 @@ function needsOf(def: McdStep): FactNeeds {
   const extensionsImage = 'extensions-source' in def && def['extensions-source'] && 'image' in def['extensions-source'] ? def['extensions-source'].image : '';
   switch (def.mcd) {
     case 'apply-os-changes':
-      return { driver, image: typeof def.image === 'string' ? def.image : (def.image?.new ?? ''), extensionsImage };
+      return { driver, scope: 'os-change', image: typeof def.image === 'string' ? def.image : (def.image?.new ?? ''), extensionsImage };
     case 'firstboot':
     case 'update-via-container':
-      return { driver, image: def.image, extensionsImage };
+      return { driver, scope: 'os-change', image: def.image, extensionsImage };
+    case 'update-tuning-args':
+      return { driver, scope: 'os-change', image: '', extensionsImage: '' };
     default:
-      return { driver, image: '', extensionsImage: '' };
+      return { driver, scope: 'identity', image: '', extensionsImage: '' };
   }
 }
 

@@ -41,7 +41,7 @@ esac
   after(async () => fs.rm(bin, { recursive: true, force: true }));
 
   const gather = async (driver: 'rpm-ostree' | 'bootc') => {
-    const needs = { driver, image: 'localhost/bootpath/testbed:v2', extensionsImage: '' };
+    const needs = { driver, scope: 'os-change' as const, image: 'localhost/bootpath/testbed:v2', extensionsImage: '' };
     const [cmd, ...args] = factsArgv(needs);
     // The stand-in tools first, then whatever this host has (no mokutil: Secure Boot fails open).
     const { stdout } = await run(cmd!, args, { env: { PATH: `${bin}:/usr/bin:/bin` } });
@@ -67,13 +67,19 @@ esac
     expect(f.arch).to.match(/^(amd64|arm64|ppc64le|s390x|\w+)$/u);
   });
 
+  it('the identity scope reads only what the daemon reads when it starts', async () => {
+    const [cmd, ...args] = factsArgv({ driver: 'rpm-ostree', scope: 'identity', image: '', extensionsImage: '' });
+    const { stdout } = await run(cmd!, args, { env: { PATH: `${bin}:/usr/bin:/bin` } });
+    expect([...parseFactLines(stdout).keys()]).to.deep.equal(['status', 'os-release', 'arch']);
+  });
+
   it('driver bootc: a null booted image is the daemon panicking in GetBootedImageInfo', async () => {
     const { reads, needs } = await gather('bootc');
     expect(() => factsFrom(reads, needs, goTypes)).to.throw(FactsError, /panics reading the booted image/u);
   });
 
   it('no rpm-ostree status is an error the daemon cannot start with', () => {
-    expect(() => factsFrom(parseFactLines('status 127 \n'), { driver: 'rpm-ostree', image: '', extensionsImage: '' }, goTypes)).to.throw(FactsError, /exit 127/u);
+    expect(() => factsFrom(parseFactLines('status 127 \n'), { driver: 'rpm-ostree', scope: 'identity', image: '', extensionsImage: '' }, goTypes)).to.throw(FactsError, /exit 127/u);
   });
 
   it('versionAtLeast is semver.Compare >= 0', () => {
