@@ -87,6 +87,12 @@ export interface HostFacts {
   runningKargs: string;
   /** skopeoVersionSupportsMultiArchSigstore: `skopeo --version` >= 1.22.2. */
   skopeoNewEnough: boolean;
+  /**
+   * isMultiArchImage on the firstboot target (`skopeo inspect --raw docker://IMG`: a manifest list or
+   * an OCI index); null when the inspect failed, which skopeoSupportsMultiArchSigstore treats as
+   * "not supported". Only read for firstboot.
+   */
+  targetMultiArch: boolean | null;
   /** osrelease IsFCOS (Fedora CoreOS: every tuning karg is allowed). */
   fcos: boolean;
   /** /etc/pivot/kernel-args, or null when absent. */
@@ -631,14 +637,19 @@ function firstboot(op: Extract<McdOperation, { operation: 'firstboot' }>, facts:
   const follows = at(F.daemon, 'RunFirstbootCompleteMachineconfig');
   // The firstboot path asks rpm-ostree under both drivers: it decides whether the host's own tools can deploy the image.
   b.command('version', ['rpm-ostree', '--version'], 'version', at(F.rpmOstree, 'IsNewEnoughForLayering'), { kind: 'features-include', feature: 'container' }, 'IsNewEnoughForLayering at firstboot');
+  // `!newEnough || !skopeoSupportsMultiArchSigstore(url)`: skopeo is only asked when rpm-ostree is new enough.
+  let viaContainer = !facts.rpmOstreeContainerFeature;
   if (facts.rpmOstreeContainerFeature) {
-    b.command('skopeo-version', ['skopeo', '--version'], null, at(F.update, 'skopeoVersionSupportsMultiArchSigstore'), { kind: 'failure-ignored' }, 'skopeo >= 1.22.2 for multi-arch sigstore (OCPBUGS-81187)');
-  }
-  if (!facts.rpmOstreeContainerFeature || !facts.skopeoNewEnough) {
-    if (facts.rpmOstreeContainerFeature) {
-      b.command('skopeo-inspect', ['skopeo', 'inspect', '--raw', ...(facts.kubeletAuthFile ? ['--authfile', kubeletAuthFile] : []), `docker://${op.target.image}`], null, at(F.update, 'isMultiArchImage'), { kind: 'reads', fields: ['mediaType'] }, 'an old skopeo only matters for a multi-arch image');
-      b.note('multi-arch-decides', 'when the image is not a manifest list the daemon continues below; this plan assumes it is one (the old-skopeo path)', follows);
+    b.command('skopeo-version', ['skopeo', '--version'], null, at(F.update, 'skopeoVersionSupportsMultiArchSigstore'), { kind: 'failure-ignored' }, 'skopeo >= 1.22.2 for multi-arch sigstore (OCPBUGS-81187); a failure counts as too old');
+    if (!facts.skopeoNewEnough) {
+      const multiArch = at(F.update, 'isMultiArchImage');
+      b.command('skopeo-inspect', ['skopeo', 'inspect', '--raw', ...(facts.kubeletAuthFile ? ['--authfile', kubeletAuthFile] : []), `docker://${op.target.image}`], null, multiArch, { kind: 'failure-ignored' }, 'an old skopeo only matters for a multi-arch image (manifest list or OCI index)');
+      if (facts.targetMultiArch === null) b.note('multi-arch-unknown', `Failed to determine if image ${op.target.image} is multi-arch: the daemon treats the old skopeo as unsupported`, at(F.update, 'skopeoSupportsMultiArchSigstore'));
+      else b.note('multi-arch', `image ${op.target.image} multi-arch: ${facts.targetMultiArch}`, multiArch);
+      viaContainer = facts.targetMultiArch !== false;
     }
+  }
+  if (viaContainer) {
     b.note('via-container', 'rpm-ostree or skopeo is not new enough for new-format image; forcing an update via container and queuing immediate reboot', follows);
     inplaceUpdateViaNewContainer(b, op.target.image, facts);
     b.items.push({ kind: 'reboot', id: b.id('reboot'), reason: 'extra reboot for in-place update', follows });

@@ -23,7 +23,7 @@ export const FACTS_SCRIPT = [
   'if [ "$driver" = bootc ]; then fact bootc-status bootc status --json; fi',
   'fact os-release cat /etc/os-release',
   'fact arch uname -m',
-  '[ "$scope" = os-change ] || exit 0',
+  '[ "$scope" = identity ] && exit 0',
   'fact version rpm-ostree --version',
   'fact kargs rpm-ostree kargs',
   'fact cmdline cat /proc/cmdline',
@@ -34,6 +34,9 @@ export const FACTS_SCRIPT = [
   'fact selinux cat /sys/fs/selinux/enforce',
   'fact tuning cat /etc/pivot/kernel-args',
   'fact skopeo skopeo --version',
+  'if [ "$scope" = firstboot ] && [ -n "$img" ]; then',
+  '  if [ -e /var/lib/kubelet/config.json ]; then fact inspect skopeo inspect --raw --authfile /var/lib/kubelet/config.json "docker://$img"; else fact inspect skopeo inspect --raw "docker://$img"; fi',
+  'fi',
   'if command -v podman >/dev/null 2>&1; then',
   '  fact podman-version podman version -f "{{.APIVersion}}"',
   '  fact podman-info podman system info --format=json',
@@ -47,10 +50,11 @@ export interface FactNeeds {
   /**
    * `identity`: only what the daemon reads when it starts (the booted image, os-release, arch) — what
    * status, validate, remove-rollback, persist-nic-names and initialize-control-plane use. `os-change`:
-   * everything the OS-change, tuning and via-container paths read as well. Facts outside the scope
+   * everything the OS-change, tuning and via-container paths read as well. `firstboot`: also whether
+   * the target is a multi-arch image (the daemon's `skopeo inspect`). Facts outside the scope
    * keep their "absent" value and those operations do not look at them.
    */
-  scope: 'identity' | 'os-change';
+  scope: 'identity' | 'os-change' | 'firstboot';
   /** The image an OS update would move to ('' when the operation updates nothing). */
   image: string;
   /** The extensions container image ('' when none). */
@@ -102,6 +106,19 @@ function osVersion(os: Record<string, string>): string {
 const GOARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64', ppc64le: 'ppc64le', s390x: 's390x' };
 
 export class FactsError extends Error {}
+
+const MULTI_ARCH_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
+
+/** isMultiArchImage (update.go): the raw manifest's mediaType is a list or an index; null when the inspect failed or is not JSON. */
+function multiArch(raw: string | null): boolean | null {
+  if (raw === null) return null;
+  try {
+    const mediaType = (JSON.parse(raw) as { mediaType?: unknown }).mediaType;
+    return typeof mediaType === 'string' && MULTI_ARCH_TYPES.has(mediaType);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The facts from the reads. Throws FactsError where the daemon itself could not start (no booted
@@ -184,6 +201,7 @@ export function factsFrom(reads: Map<string, Read>, needs: FactNeeds, goTypes: G
     podmanSupportsSigstore: versionAtLeast(ok('podman-version') ?? '', '4.4.1') === true,
     runningKargs: (ok('kargs') ?? '').trim(),
     skopeoNewEnough: skopeoFields.length >= 3 && versionAtLeast(skopeoFields[2]!, '1.22.2') === true,
+    targetMultiArch: multiArch(ok('inspect')),
     fcos: id === 'fedora' && variant === 'coreos',
     tuningFile: ok('tuning'),
     cmdline: (ok('cmdline') ?? '').trim(),

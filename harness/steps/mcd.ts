@@ -42,6 +42,7 @@ function needsOf(def: McdStep): FactNeeds {
     case 'apply-os-changes':
       return { driver, scope: 'os-change', image: typeof def.image === 'string' ? def.image : (def.image?.new ?? ''), extensionsImage };
     case 'firstboot':
+      return { driver, scope: 'firstboot', image: def.image, extensionsImage };
     case 'update-via-container':
       return { driver, scope: 'os-change', image: def.image, extensionsImage };
     case 'update-tuning-args':

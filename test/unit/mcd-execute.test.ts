@@ -31,6 +31,7 @@ const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   podmanSupportsSigstore: true,
   runningKargs: '',
   skopeoNewEnough: true,
+  targetMultiArch: false,
   fcos: false,
   tuningFile: null,
   cmdline: 'root=UUID=x rw',

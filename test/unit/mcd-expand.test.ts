@@ -28,6 +28,7 @@ const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   podmanSupportsSigstore: true,
   runningKargs: '',
   skopeoNewEnough: true,
+  targetMultiArch: false,
   fcos: false,
   tuningFile: null,
   cmdline: 'root=UUID=x rw',
@@ -333,6 +334,21 @@ describe('mcd expand', () => {
       // setRunningKargsWithCmdline keeps only 'a' (running and requested) in the old config: delete a, append a and b.
       expect(lines(plan)).to.include('rpm-ostree kargs --delete-if-present=a --append=a --append=b');
       expect(plan.items.at(-1)?.kind).to.equal('reboot');
+    });
+
+    it('an old skopeo: skopeo inspect decides; a multi-arch target or a failed inspect goes via the container (skopeoSupportsMultiArchSigstore)', () => {
+      const op: McdOperation = { operation: 'firstboot', driver: 'rpm-ostree', target: mc({ image: V2, kargs: ['a'] }), extensionsSource: null, imageSource: 'probe' };
+      const single = expand(op, facts({ skopeoNewEnough: false, targetMultiArch: false }), data);
+      // args := []string{"inspect", "--raw"}; if kubeletAuthFile exists: "--authfile", kubeletAuthFile; "docker://"+imageURL
+      expect(lines(single).slice(0, 4)).to.deep.equal(['rpm-ostree --version', 'skopeo --version', `skopeo inspect --raw --authfile /var/lib/kubelet/config.json docker://${V2}`, 'rpm-ostree kargs']);
+      for (const targetMultiArch of [true, null]) {
+        const via = expand(op, facts({ skopeoNewEnough: false, targetMultiArch }), data);
+        expect(via.items.map((i) => i.id)).to.include('via-container');
+        expect(lines(via).at(-1)).to.match(/rpm-ostree ex deploy-from-self \/run\/host$/u);
+        expect(via.items.at(-1)).to.deep.include({ kind: 'reboot', reason: 'extra reboot for in-place update' });
+      }
+      // rpm-ostree too old: skopeo is not asked at all (short-circuit ||).
+      expect(lines(expand(op, facts({ rpmOstreeContainerFeature: false }), data))[1]).to.match(/^systemd-run /u);
     });
 
     it('nothing to change: no update, no reboot', () => {
