@@ -8,35 +8,13 @@ import { loadCalls } from '../../harness/mcd/calls.js';
 import { loadGoTypes, type GoTypes } from '../../harness/mcd/daemon-view.js';
 import { backoffDelayMs, executePlan, type PlanRunner, type RanCommand } from '../../harness/mcd/execute.js';
 import { expand, mcoDataFrom, rebaseRetry, type HostFacts, type MachineConfigOs, type McoData } from '../../harness/mcd/expand.js';
+import { rhcosFacts } from '../support/mcd-facts.js';
 
 const V1 = 'localhost/bootpath/testbed:v1';
 const V2 = 'localhost/bootpath/testbed:v2';
 const names = { uuid: 'u-1', tempSuffix: '42' };
 
-const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
-  bootedImage: V1,
-  booted: { requestedPackages: [], requestedBaseRemovals: [] },
-  el: true,
-  arch: 'amd64',
-  rpmOstreeContainerFeature: true,
-  localImage: null,
-  podmanStore: null,
-  policyJson: null,
-  secureBoot: false,
-  elVersion: { major: 9, minor: 6 },
-  internalRegistryAuthFile: false,
-  kubeletAuthFile: false,
-  extensionsImagePresent: false,
-  selinuxEnforcing: false,
-  podmanSupportsSigstore: true,
-  runningKargs: '',
-  skopeoNewEnough: true,
-  targetMultiArch: false,
-  fcos: false,
-  tuningFile: null,
-  cmdline: 'root=UUID=x rw',
-  ...over,
-});
+const facts = (over: Partial<HostFacts> = {}): HostFacts => rhcosFacts(V1, { ...over });
 const mc = (over: Partial<MachineConfigOs> = {}): MachineConfigOs => ({ image: V1, kargs: [], extensions: [], kernelType: 'default', ...over });
 
 type Answer = Partial<RanCommand>;

@@ -6,34 +6,12 @@ import { expect } from 'chai';
 import { loadCalls, matchesShape, type CallsFile } from '../../harness/mcd/calls.js';
 import { expand as expandWith, mcoDataFrom, nicKargsCommand, type HostFacts, type MachineConfigOs, type McdOperation, type McoData } from '../../harness/mcd/expand.js';
 import type { CommandItem, Plan, PlanItem } from '../../harness/mcd/plan.js';
+import { rhcosFacts } from '../support/mcd-facts.js';
 
 const V1 = 'quay.io/openshift/os@sha256:1111111111111111111111111111111111111111111111111111111111111111';
 const V2 = 'quay.io/openshift/os@sha256:2222222222222222222222222222222222222222222222222222222222222222';
 
-const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
-  bootedImage: V1,
-  booted: { requestedPackages: [], requestedBaseRemovals: [] },
-  el: true,
-  arch: 'amd64',
-  rpmOstreeContainerFeature: true,
-  localImage: null,
-  podmanStore: null,
-  policyJson: null,
-  secureBoot: false,
-  elVersion: { major: 9, minor: 6 },
-  internalRegistryAuthFile: false,
-  kubeletAuthFile: true,
-  extensionsImagePresent: true,
-  selinuxEnforcing: false,
-  podmanSupportsSigstore: true,
-  runningKargs: '',
-  skopeoNewEnough: true,
-  targetMultiArch: false,
-  fcos: false,
-  tuningFile: null,
-  cmdline: 'root=UUID=x rw',
-  ...over,
-});
+const facts = (over: Partial<HostFacts> = {}): HostFacts => rhcosFacts(V1, { kubeletAuthFile: true, extensionsImagePresent: true, ...over });
 
 const names = { uuid: '0b8e2c1e-0000-4000-8000-000000000001', tempSuffix: '123456' };
 const expand = (op: McdOperation, f: HostFacts, d: McoData): Plan => expandWith(op, f, d, names);
