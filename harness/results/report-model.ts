@@ -124,7 +124,7 @@ export interface ReportModel {
   failures: { runId: string; verdict: RunVerdict; errorKind?: string; message: string }[];
 }
 
-/** One daemon-view finding of one run, with the state reads it showed in. */
+/** One kind of daemon-view finding in one run, with the state reads it showed in. */
 export interface DaemonViewRow {
   runId: string;
   testbed: boolean;
@@ -174,18 +174,21 @@ export function buildReportModel(summary: RunSummary, questions: Question[], sta
  * once per run with the reads that showed it.
  */
 function daemonViewRows(run: RunResult, states: ReturnType<StatesOf>, goTypes: GoTypes): DaemonViewRow[] {
-  const rows = new Map<string, DaemonViewRow>();
+  const rows = new Map<DaemonViewFindingId, DaemonViewRow & { messages: Set<string> }>();
   for (const snap of states) {
     const raw = snap.state.bootc.status?.raw;
     if (!raw) continue;
+    const seen = new Set<DaemonViewFindingId>();
     for (const f of daemonView(raw, goTypes).findings) {
-      const key = `${f.id}\n${f.message}`;
-      const row = rows.get(key) ?? { runId: run.id, testbed: run.testbed, id: f.id, message: f.message, states: [] };
-      row.states.push({ index: snap.index, reason: snap.reason });
-      rows.set(key, row);
+      const row = rows.get(f.id) ?? { runId: run.id, testbed: run.testbed, id: f.id, message: f.message, states: [], messages: new Set<string>() };
+      row.messages.add(f.message);
+      if (!seen.has(f.id)) row.states.push({ index: snap.index, reason: snap.reason });
+      seen.add(f.id);
+      rows.set(f.id, row);
     }
   }
-  return [...rows.values()];
+  // One row per kind of finding: the first message stands for the others (the same field in another deployment or with another value).
+  return [...rows.values()].map(({ messages, ...row }) => ({ ...row, message: messages.size > 1 ? `${row.message} (and ${messages.size - 1} more like it)` : row.message }));
 }
 
 function questionSection(question: Question, all: RunResult[]): QuestionSection {

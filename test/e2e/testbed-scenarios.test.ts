@@ -124,6 +124,29 @@ describe(`testbed end to end: the scenarios tagged ${TAG} (real QEMU, TCG)`, fun
     expect(md).to.contain('| `rpm-ostree kargs [--remove <karg>]…` |');
   });
 
+  it('answers Q5: the same MachineConfig sequence through the daemon with driver rpm-ostree and driver bootc', function () {
+    const cell = (driver: string) => summary.runs.find((r) => r.id === `q5-mcd-driver-parity[driver=${driver}]`);
+    const rpm = cell('rpm-ostree');
+    const bootc = cell('bootc');
+    if (!rpm || !bootc) this.skip();
+    const outcome = (r: typeof rpm, id: string) => r.findings.find((f) => f.id === id)?.outcome ?? '(no finding)';
+    // The first config, the OS update, the kargs change and the extension go through under both drivers.
+    for (const r of [rpm, bootc]) for (const id of ['q5-first-config', 'q5-os-update', 'q5-os-update-validate', 'q5-kargs', 'q5-extension']) expect(outcome(r, id), `${r.id} ${id}`).to.match(/^completed/u);
+    // The bootc driver applied the image with bootc switch, today's daemon with rpm-ostree rebase.
+    const applied = (r: typeof rpm) => r.steps.find((st) => st.findingId === 'q5-os-update')!.mcd!.items.filter((i) => i.call === 'rebase-registry').map((i) => i.command);
+    expect(applied(rpm)).to.deep.equal(['rpm-ostree rebase --experimental ostree-unverified-registry:localhost/bootpath/testbed:v2']);
+    expect(applied(bootc)).to.deep.equal(['bootc switch localhost/bootpath/testbed:v2']);
+    // Once the extension is layered, bootc status has no booted image and the bootc-driven daemon panics in GetBootedImageInfo: it cannot even start.
+    for (const id of ['q5-kernel-rt-on', 'q5-os-update-2', 'q5-final-validate']) expect(outcome(bootc, id), id).to.equal('daemon cannot start');
+    // Today's daemon goes on (kernel-rt is not possible on the stand-in) and the second OS update keeps the extension.
+    expect(outcome(rpm, 'q5-kernel-rt-on')).to.equal('not possible here');
+    expect(outcome(rpm, 'q5-os-update-2')).to.match(/^completed/u);
+    // Either way the host ends client-side layered, so bootc upgrade refuses it.
+    for (const r of [rpm, bootc]) expect(outcome(r, 'q5-bootc-upgrade-after-hybrid'), r.id).to.equal('refused (exit 1)');
+    const md = readFileSync(path.join(runDir, 'report.md'), 'utf8');
+    expect(md).to.match(/- `q5-mcd-driver-parity\[driver=bootc\]` · \*testbed[^*]*\* \*\*booted-image-info-panic\*\*/u);
+  });
+
   it('the live rpm-ostree and bootc outputs have the reference shapes', async () => {
     let checked = 0;
     for (const r of summary.runs) {
