@@ -57,7 +57,8 @@ const readOnly = (def: McdStep): boolean => def.mcd === 'status' || def.mcd === 
 
 function describeMcd(def: McdStep): string {
   const needs = needsOf(def);
-  return [`mcd ${def.mcd}`, def.driver === 'bootc' ? '(driver: bootc)' : '', needs.image ? `→ ${needs.image}` : ''].filter(Boolean).join(' ');
+  const nic = def.mcd === 'persist-nic-names' ? [def.os ?? '', def.root && def.root !== '/' ? `root ${def.root}` : ''].filter(Boolean).join(', ') : '';
+  return [`mcd ${def.mcd}`, nic ? `(${nic})` : '', def.driver === 'bootc' ? '(driver: bootc)' : '', needs.image ? `→ ${needs.image}` : ''].filter(Boolean).join(' ');
 }
 
 /**
