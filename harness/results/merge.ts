@@ -84,7 +84,8 @@ export async function findResultDirs(given: string, depth = 3): Promise<string[]
 async function readInputs(given: string[]): Promise<Input[]> {
   const inputs: Input[] = [];
   for (const g of given) {
-    const dirs = await findResultDirs(path.resolve(g));
+    // A path the user names is followed even when it is a link (`results/latest`); the walk below it is not.
+    const dirs = await findResultDirs(await fs.realpath(path.resolve(g)).catch(() => path.resolve(g)));
     if (dirs.length === 0) throw new InputError(`${g}: no summary.json in it or in the folders below it; give results/<run-id>/ folders or folders that contain them`);
     for (const dir of dirs) {
       const file = path.join(dir, 'summary.json');

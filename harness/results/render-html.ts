@@ -20,14 +20,17 @@ td.none{color:#6e7781;font-style:italic}
 .bar.ok{background:#aceebb}.bar.bad{background:#ff8182}.bar.obs{background:#d0d7de}.bar.reboot{border-left:3px solid #0969da}
 .legend{font-size:12px;color:#57606a}`;
 
+/** The Q1 texts are written for Markdown: their `code` spans become <code> here (after escaping). */
+const inlineCode = (text: string) => h(text).replace(/`([^`]+)`/gu, '<code>$1</code>');
+
 const Q1_TONE: Record<OutcomeStatus, string> = { ok: 'ok', failed: 'bad', 'not-possible': 'obs', 'not-run': 'none' };
 
 function q1Html(t: Q1Table): string {
   const testbed = t.rows.some((r) => phases.some((p) => r.cells[p].outcome?.evidence === 'testbed'));
   const head = Q1_HEADERS.map((c) => `<th>${c}</th>`).join('');
   const rows = t.rows.map((r) => {
-    const cells = phases.map((p) => `<td class="${Q1_TONE[r.cells[p].outcome?.status ?? 'not-run']}">${h(r.cells[p].text)}</td>`).join('');
-    const eq = r.equivalence === 'none' ? `<b>none</b>: ${h(r.bootcEquivalent.slice('none: '.length))}` : h(r.bootcEquivalent);
+    const cells = phases.map((p) => `<td class="${Q1_TONE[r.cells[p].outcome?.status ?? 'not-run']}">${inlineCode(r.cells[p].text)}</td>`).join('');
+    const eq = r.equivalence === 'none' ? `<b>none</b>: ${inlineCode(r.bootcEquivalent.slice('none: '.length))}` : inlineCode(r.bootcEquivalent);
     return `<tr><td><code>${h(r.call)}</code></td><td>${h(r.functions)}</td><td>${eq}</td>${cells}</tr>`;
   });
   return `<p><b>The machine-config-daemon's calls, one row per call shape</b>${tb(testbed)} — outcomes from the <code>mcd:</code> steps of this run; equivalence data from <code>harness/mcd/calls.yaml</code> (MCO <code>${h(t.mcoCommit.slice(0, 8))}</code>, bootc ${h(t.bootcTag)}).</p><table><tr>${head}</tr>${rows.join('')}</table>`;

@@ -17,6 +17,7 @@ import { phases } from '../../harness/mcd/q1-table.js';
 import type { RunSummary } from '../../harness/results/model.js';
 import { stepLineProblems, summaryProblems } from '../../harness/results/validate.js';
 import type { HostState } from '../../harness/state/types.js';
+import { pngFacts } from '../support/png.js';
 import { bootcShapeProblems, rpmOstreeShapeProblems } from '../support/status-shapes.js';
 
 const run = promisify(execFile);
@@ -173,6 +174,41 @@ describe(`testbed end to end: the scenarios tagged ${TAG} (real QEMU, TCG)`, fun
     expect(md).to.contain('## Timelines');
     const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     expect(html).to.not.match(/<(script|link)\b/);
+  });
+
+  it('report.html renders in headless Chromium: a page with the Q1 table, not an empty one', async () => {
+    const html = path.join(runDir, 'report.html');
+    const png = path.join(resultsRoot, 'report.png');
+    const chromium = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--window-size=1280,2400'];
+    await run('chromium', [...chromium, `--screenshot=${png}`, `file://${html}`], { timeout: 120_000 });
+    const facts = pngFacts(readFileSync(png));
+    expect([facts.width, facts.height]).to.deep.equal([1280, 2400]);
+    expect(facts.distinctBytes, 'distinct byte values in the image data').to.be.at.least(64);
+    // What the browser built from the file, after parsing: the tables are there as elements.
+    const { stdout: dom } = await run('chromium', [...chromium, '--dump-dom', `file://${html}`], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+    expect(dom).to.contain("<b>The machine-config-daemon's calls, one row per call shape</b>");
+    expect(dom.match(/<tr>/gu)?.length ?? 0).to.be.at.least(20);
+  });
+
+  it('merges these results with a second real run (a rerun of one scenario) into one report', async () => {
+    const second = path.join(resultsRoot, 'rerun');
+    const child = await new Promise<number | null>((resolve, reject) => {
+      const p = spawn(process.execPath, ['bin/bootpath.js', 'q4-login-across-transition', '--reporter', 'line', '--results', second], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+      p.on('error', reject);
+      p.on('exit', (code) => resolve(code));
+    });
+    expect(child).to.equal(0);
+    const merged = path.join(resultsRoot, 'merged');
+    await run(process.execPath, ['bin/bootpath.js', 'merge', runDir, path.join(second, 'latest'), '--results', merged], { cwd: repoRoot });
+    const dir = path.join(merged, await fs.readlink(path.join(merged, 'latest')));
+    const m = JSON.parse(await fs.readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary & { merged: { shards: unknown[]; superseded: { id: string }[] } };
+    expect(summaryProblems(m)).to.deep.equal([]);
+    expect(m.runs.map((r) => r.id).sort()).to.deep.equal(summary.runs.map((r) => r.id).sort());
+    expect(m.merged.shards).to.have.length(2);
+    // The rerun is the later attempt: it stands, the first one is listed as superseded.
+    expect(m.merged.superseded.map((x) => x.id)).to.deep.equal(['q4-login-across-transition']);
+    for (const f of ['report.md', 'report.html', 'junit.xml']) expect((await fs.stat(path.join(dir, f))).size, f).to.be.greaterThan(0);
+    expect(readFileSync(path.join(dir, 'report.md'), 'utf8')).to.contain("**The machine-config-daemon's calls, one row per call shape**");
   });
 
   it('summary.json and every steps.jsonl line validate against the published results schema', async () => {

@@ -116,7 +116,7 @@ describe('mcd Q1 outcomes from run records', () => {
     expect(tableAt).to.be.greaterThan(q1At);
     expect(tableAt).to.be.lessThan(md.indexOf('### Q2 '));
     expect(md).to.contain('`bootc switch <image>`: ok [testbed]');
-    expect(renderHtml(withMcd)).to.contain('<td class="ok">`bootc switch &lt;image&gt;`: ok [testbed]</td>');
+    expect(renderHtml(withMcd)).to.contain('<td class="ok"><code>bootc switch &lt;image&gt;</code>: ok [testbed]</td>');
     expect(buildReportModel(summary([run('plain', [])]), questions, () => [], { calls, goTypes }).q1).to.equal(null);
 
     // Every bootc status a run read goes through the daemon's Go types; a layered host's null booted image is the daemon's panic.

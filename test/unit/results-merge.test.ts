@@ -121,6 +121,13 @@ describe('merge (results directories into one)', function () {
     expect(await findResultDirs(a)).to.deep.equal([a]);
   });
 
+  it('follows a results/latest link it is given (but not the ones it finds below)', async () => {
+    await twoShards();
+    const { summary } = await mergeResults({ inputs: [path.join(tmp, 'shards', 'bootpath-shard-1', 'latest'), path.join(tmp, 'shards', 'bootpath-shard-2', 'latest')], root: path.join(tmp, 'results'), questions: await loadQuestions(), allowMixed: false });
+    expect(summary.runs.map((r) => r.id)).to.deep.equal(['q4-transition-next-major[driver=rpm-ostree]', 'q4-transition-next-major[driver=bootc]']);
+    expect(summary.merged.shards).to.have.length(2);
+  });
+
   it('combines summary.json, junit.xml, report.md/.html and the step summary; every run says its shard, every shard its host and wall time', async () => {
     await twoShards();
     const stepSummary = path.join(tmp, 'step-summary.md');
