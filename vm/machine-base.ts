@@ -93,6 +93,12 @@ function deferred(): Deferred {
   return { promise, resolve };
 }
 
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${Math.round(n / 1024)} KiB`;
+}
+
 /** Resolves true when `p` settles first, false after `ms` (the timer never outlives the race). */
 async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -120,6 +126,8 @@ export abstract class MachineBase<Boot extends BootHandle> implements Machine {
   protected intent: MachineIntent = 'none';
   protected state: MachineState = 'new';
   private destroyed: Promise<void> | null = null;
+  /** A disk write error already stopped this machine (see diskWriteStopped). */
+  private diskStopSeen = false;
   /** Set while the next boot is being started after a guest reboot. */
   private restarting: Promise<void> | null = null;
   /** Resolved once bootEnded() ran for a boot: powerOff/kill wait on it. */
@@ -266,6 +274,32 @@ export abstract class MachineBase<Boot extends BootHandle> implements Machine {
         return;
       }
     }
+  }
+
+  /**
+   * The hypervisor stopped the guest on a disk write error (QEMU's default werror=enospc policy: a
+   * write the host cannot store pauses the guest instead of failing inside it). The guest is alive
+   * but frozen, so nothing on SSH will ever answer again: fail at once and name the cause, with the
+   * free space of the filesystem the machine's disks live on.
+   */
+  protected async diskWriteStopped(boot: Boot, e: { nospace: boolean | null; device: string; reason: string }): Promise<void> {
+    // QEMU reports every failed request; the first one decides.
+    if (this.current !== boot || this.abort.signal.aborted || this.diskStopSeen) return;
+    this.diskStopSeen = true;
+    const dir = this.spec.diskDir ?? this.spec.runDir;
+    const space = await fs.statfs(dir).then(
+      (st) => `${formatBytes(st.bavail * st.bsize)} free of ${formatBytes(st.blocks * st.bsize)}`,
+      () => 'free space unknown',
+    );
+    const cause =
+      e.nospace === true ? `no space left on the host filesystem (${space})`
+      : e.nospace === false ? `a host I/O error (${e.reason}; ${space})`
+      : `an I/O error the hypervisor did not classify (${e.reason}; ${space})`;
+    const message =
+      `machine ${this.spec.name} stopped: ${this.bootNoun} paused the guest because a write to its disk ${e.device} failed with ${cause}; ` +
+      `the disks live in ${dir}. Free space there, or put machine disks on another filesystem with --work-dir DIR`;
+    this.emit({ type: 'died', boot: boot.n, message });
+    this.console.fail(e.nospace === true ? 'disk-full' : 'died', message);
   }
 
   /** Off for good (not between two boots of a reboot): console waits fail then. */

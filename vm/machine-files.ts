@@ -34,8 +34,10 @@ export interface MachineFiles {
 export async function prepareMachineFiles(spec: MachineSpec, owned: string[] = []): Promise<MachineFiles> {
   await fs.mkdir(spec.runDir, { recursive: true, mode: 0o700 });
   const files: MachineFiles = { extraDisks: [], owned };
+  const diskDir = spec.diskDir ?? spec.runDir;
+  await fs.mkdir(diskDir, { recursive: true, mode: 0o700 });
   if (spec.baseDisk) {
-    const overlay = path.join(spec.runDir, 'overlay.qcow2');
+    const overlay = path.join(diskDir, 'overlay.qcow2');
     const ov: Parameters<typeof createOverlay>[0] = { base: spec.baseDisk.path, baseFormat: spec.baseDisk.format, overlay };
     if (spec.diskSizeGiB !== undefined) ov.sizeGiB = spec.diskSizeGiB;
     await createOverlay(ov);
@@ -43,7 +45,7 @@ export async function prepareMachineFiles(spec: MachineSpec, owned: string[] = [
     files.overlay = overlay;
   }
   for (const [i, d] of (spec.extraDisks ?? []).entries()) {
-    const file = path.join(spec.runDir, `extra-${i + 1}.qcow2`);
+    const file = path.join(diskDir, `extra-${i + 1}.qcow2`);
     await createBlankDisk(file, d.sizeGiB);
     files.extraDisks.push(file);
     owned.push(file);
@@ -52,7 +54,7 @@ export async function prepareMachineFiles(spec: MachineSpec, owned: string[] = [
   if (spec.firmware === 'uefi') {
     const ovmf = findOvmf();
     if (!ovmf) throw new HostNotCapableError(`machine ${spec.name} needs UEFI firmware, but no OVMF was found`, 'apt-get install -y ovmf');
-    const vars = path.join(spec.runDir, 'OVMF_VARS.fd');
+    const vars = path.join(diskDir, 'OVMF_VARS.fd');
     await fs.copyFile(ovmf.vars, vars);
     owned.push(vars);
     files.uefi = { code: ovmf.code, vars };

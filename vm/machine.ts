@@ -48,8 +48,14 @@ export interface MachineSpec {
   name: string;
   /** The machine's own directory: overlay disk, console logs, QMP socket, pidfile, provisioning files. */
   runDir: string;
-  /** The cached base disk. Never written: the machine runs on a qcow2 overlay in runDir. */
+  /** The cached base disk. Never written: the machine runs on a qcow2 overlay in diskDir. */
   baseDisk?: { path: string; format: 'qcow2' | 'raw' };
+  /**
+   * Where the machine's writable disks go (overlay, extra disks, UEFI variables); they grow with
+   * every deployment the guest writes, so a user may keep them off the results filesystem
+   * (--work-dir). Defaults to runDir.
+   */
+  diskDir?: string;
   /** Grow the overlay to this size (GiB) when larger than the base. */
   diskSizeGiB?: number;
   extraDisks?: { sizeGiB: number }[];
@@ -82,7 +88,7 @@ export interface SshEndpoint {
 /** Why a machine stopped being usable. Raised through Machine.failureSignal. */
 export class MachineFailure extends Error {
   constructor(
-    readonly kind: 'panic' | 'died' | 'console-error',
+    readonly kind: 'panic' | 'died' | 'console-error' | 'disk-full',
     message: string,
     /** The last console lines, for the user. */
     readonly consoleExcerpt: string,

@@ -24,6 +24,16 @@ interface OwnerRecord {
   startTime: number;
   runId: string;
   createdAt: string;
+  /** The run's disk directory under a --work-dir, removed with the secrets (also by gc). */
+  disks?: string;
+}
+
+/** In a run's disk folder: its run id, so gc never removes a directory that only looks like one. */
+const DISKS_MARKER = '.bootpath-run';
+
+/** The name of a run's folder under a --work-dir: gc removes only a directory of exactly this name. */
+export function disksFolderName(runId: string): string {
+  return `bootpath-${runId}`;
 }
 
 export function runSecretsRoot(dir: string = defaultStateDir()): string {
@@ -40,12 +50,18 @@ export class RunSecrets {
   private constructor(
     readonly runId: string,
     readonly dir: string,
+    /** `<work-dir>/bootpath-<runId>` when machine disks go to a --work-dir; null: in the run folders. */
+    readonly disksDir: string | null,
     private readonly forgetExitHook: () => void,
   ) {}
 
-  /** Create `<stateDir>/runs/<runId>/` (0700) with its owner record (this process). */
-  static async create(runId: string, stateDir: string = defaultStateDir()): Promise<RunSecrets> {
+  /**
+   * Create `<stateDir>/runs/<runId>/` (0700) with its owner record (this process); with a work dir,
+   * also the run's disk folder there, owned by the same record (removed with it, and by gc).
+   */
+  static async create(runId: string, stateDir: string = defaultStateDir(), opts: { workDir?: string | null } = {}): Promise<RunSecrets> {
     checkRunId(runId);
+    const disks = opts.workDir ? path.join(path.resolve(opts.workDir), disksFolderName(runId)) : null;
     const root = runSecretsRoot(stateDir);
     await fs.mkdir(root, { recursive: true, mode: 0o700 });
     const dir = path.join(root, runId);
@@ -54,14 +70,29 @@ export class RunSecrets {
     await fs.chmod(dir, 0o700);
     const startTime = processStartTime(process.pid);
     if (startTime === null) throw new Error('cannot read this process start time from /proc');
-    const owner: OwnerRecord = { pid: process.pid, startTime, runId, createdAt: new Date().toISOString() };
+    const owner: OwnerRecord = { pid: process.pid, startTime, runId, createdAt: new Date().toISOString(), ...(disks ? { disks } : {}) };
     await writeFileAtomic(path.join(dir, OWNER_FILE), JSON.stringify(owner) + '\n', 0o600);
+    if (disks) {
+      await fs.mkdir(disks, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(path.join(disks, DISKS_MARKER), `${runId}\n`, 0o600);
+    }
     // However the process ends short of SIGKILL (a crash, Ctrl-C, the end after kept machines):
     // its machines die with it (vm/reaper.ts), so their keys go too. 'exit' handlers must be
     // synchronous. A SIGKILLed run is for `bootpath gc`.
-    const onExit = (): void => rmSync(dir, { recursive: true, force: true });
+    const onExit = (): void => {
+      if (disks) rmSync(disks, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    };
     process.on('exit', onExit);
-    return new RunSecrets(runId, dir, () => process.off('exit', onExit));
+    return new RunSecrets(runId, dir, disks, () => process.off('exit', onExit));
+  }
+
+  /** Where one machine of one run folder keeps its disks, or undefined: in its results folder. */
+  async machineDisksDir(runFolder: string, machine: string): Promise<string | undefined> {
+    if (!this.disksDir) return undefined;
+    const dir = path.join(this.disksDir, path.basename(runFolder), `machine-${sanitizeName(machine)}`);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    return dir;
   }
 
   /** A fresh 0700 directory for one machine's host key and provisioning files. */
@@ -74,6 +105,7 @@ export class RunSecrets {
 
   async remove(): Promise<void> {
     this.forgetExitHook();
+    if (this.disksDir) await fs.rm(this.disksDir, { recursive: true, force: true });
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -112,6 +144,11 @@ export async function removeOrphanedRunSecrets(opts: { stateDir?: string; now?: 
       continue;
     }
     try {
+      const disks = owner.kind === 'owned' ? owner.record.disks : undefined;
+      if (disks !== undefined && (await isRunDisksDir(disks, owner.kind === 'owned' ? owner.record.runId : ''))) {
+        await fs.rm(disks, { recursive: true, force: true });
+        report.removed.push(disks);
+      }
       await fs.rm(dir, { recursive: true, force: true });
       report.removed.push(dir);
     } catch (err) {
@@ -119,6 +156,19 @@ export async function removeOrphanedRunSecrets(opts: { stateDir?: string; now?: 
     }
   }
   return report;
+}
+
+/**
+ * Only a real directory (no symlink) named exactly as create() names it, holding create()'s marker
+ * with the same run id, is a run's disk folder: a forged owner record cannot point gc elsewhere.
+ */
+async function isRunDisksDir(dir: string, runId: string): Promise<boolean> {
+  if (!path.isAbsolute(dir) || path.normalize(dir) !== dir || path.basename(dir) !== disksFolderName(runId)) return false;
+  const st = await fs.lstat(dir).catch(() => null);
+  if (st?.isDirectory() !== true) return false;
+  const marker = await fs.lstat(path.join(dir, DISKS_MARKER)).catch(() => null);
+  if (!marker?.isFile() || marker.size > 256) return false;
+  return (await fs.readFile(path.join(dir, DISKS_MARKER), 'utf8').catch(() => '')).trim() === runId;
 }
 
 async function readOwner(dir: string): Promise<{ kind: 'owned'; record: OwnerRecord } | { kind: 'unknown'; reason: string }> {
@@ -133,7 +183,9 @@ async function readOwner(dir: string): Promise<{ kind: 'owned'; record: OwnerRec
     if (typeof r.pid !== 'number' || !Number.isInteger(r.pid) || r.pid <= 0 || typeof r.startTime !== 'number' || typeof r.runId !== 'string') {
       return { kind: 'unknown', reason: `${OWNER_FILE} lacks pid, startTime or runId` };
     }
-    return { kind: 'owned', record: { pid: r.pid, startTime: r.startTime, runId: r.runId, createdAt: String(r.createdAt ?? '') } };
+    const record: OwnerRecord = { pid: r.pid, startTime: r.startTime, runId: r.runId, createdAt: String(r.createdAt ?? '') };
+    if (typeof r.disks === 'string') record.disks = r.disks;
+    return { kind: 'owned', record };
   } catch (err) {
     return { kind: 'unknown', reason: errorMessage(err) };
   }

@@ -27,6 +27,8 @@ export interface CliOptions {
   parallel: number | 'auto';
   accel: AccelChoice;
   results: string | null;
+  /** Where machine disks (qcow2 overlays) go instead of the run folders under results. */
+  workDir: string | null;
   keep: KeepPolicy;
   json: boolean;
   /** Named reporters; empty: the defaults (harness/reporters/registry.ts selectReporters). */
@@ -53,6 +55,7 @@ const OPTIONS = {
   parallel: { type: 'string' },
   accel: { type: 'string' },
   results: { type: 'string' },
+  'work-dir': { type: 'string' },
   keep: { type: 'string' },
   json: { type: 'boolean' },
   reporter: { type: 'string' },
@@ -149,6 +152,11 @@ export function parseCli(argv: string[]): CliOptions {
     if (problem) throw usageError(`invalid --results ${JSON.stringify(v.results)}: ${problem}`);
   }
 
+  if (v['work-dir'] !== undefined) {
+    const problem = resultsRootProblem(v['work-dir'], '--work-dir');
+    if (problem) throw usageError(`invalid --work-dir ${JSON.stringify(v['work-dir'])}: ${problem}`);
+  }
+
   return {
     command,
     positionals,
@@ -160,6 +168,7 @@ export function parseCli(argv: string[]): CliOptions {
     parallel,
     accel: oneOf('accel', v.accel, ['auto', 'kvm', 'tcg'] as const, 'auto'),
     results: v.results ?? null,
+    workDir: v['work-dir'] ?? null,
     keep: oneOf('keep', v.keep, ['never', 'on-failure', 'always'] as const, 'never'),
     json: v.json ?? false,
     reporters: reporterList(v.reporter),
@@ -198,6 +207,8 @@ Options:
   --accel auto|kvm|tcg  acceleration (auto probes KVM for real and falls back to TCG)
   --backend ${BACKEND_NAMES.join('|')}   machine backend (default ${DEFAULT_BACKEND})
   --results DIR         results root (default results/); each run writes results/<run-id>/
+  --work-dir DIR        put machine disks (qcow2 overlays, which grow with every deployment)
+                        under DIR instead of the run folders in results
   --keep never|on-failure|always   keep machines running after the run (prints the ssh command)
   --retries N           rerun failed runs; a pass on retry is reported flaky
   --shard i/n           run the i-th of n deterministic slices of the expanded run list

@@ -292,7 +292,7 @@ export async function connectGuest(opts: ConnectOptions): Promise<GuestSession> 
         for (const t of a.timers) clearTimeout(t);
         a.client.removeAllListeners('error');
         a.client.removeAllListeners('close');
-        const session = new SshGuestSession(a.client, { endpoint: a.endpoint, user: opts.user, shell: opts.shell, log: opts.log });
+        const session = new SshGuestSession(a.client, { endpoint: a.endpoint, user: opts.user, shell: opts.shell, log: opts.log }, a.sock);
         opts.log?.(
           `ssh ${opts.user}@${describe(a.endpoint)} ready after ${Math.round(performance.now() - started)} ms (${attemptCount} attempts, handshake ${Math.round(performance.now() - a.startedAt)} ms)`,
         );

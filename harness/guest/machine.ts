@@ -79,6 +79,7 @@ export class GuestMachine {
       {
         name: plan.name,
         runDir: opts.dir,
+        diskDir: await opts.secrets.machineDisksDir(path.dirname(opts.dir), plan.name),
         baseDisk: { path: image.diskPath, format: image.format },
         diskSizeGiB: plan.diskMiB ? Math.ceil(plan.diskMiB / 1024) : undefined,
         firmware: image.firmware,

@@ -85,6 +85,12 @@ export class SshGuestSession implements GuestSession {
   constructor(
     private readonly client: Client,
     private readonly settings: SessionSettings,
+    /**
+     * The TCP socket under the client. ssh2's destroy() does nothing once end() has half-closed the
+     * socket, and a guest that is paused (QEMU stopped it on a full disk) never answers the FIN:
+     * close() destroys the socket itself so that it cannot wait forever.
+     */
+    private readonly socket?: { destroy(): void },
   ) {
     this.endpoint = settings.endpoint;
     this.user = settings.user;
@@ -286,7 +292,10 @@ export class SshGuestSession implements GuestSession {
     this.closing = true;
     this.client.end();
     // end() waits for the server to close; a dead guest never will, so destroy after a moment.
-    const forced = setTimeout(() => this.client.destroy(), 1000);
+    const forced = setTimeout(() => {
+      this.client.destroy();
+      this.socket?.destroy();
+    }, 1000);
     await this.closed;
     clearTimeout(forced);
   }

@@ -51,19 +51,25 @@ export function resultsPaths(root: string, runId: string): ResultsPaths {
   };
 }
 
+/** The option a directory came from: it names the directory in messages and in the fix. */
+export type DirOption = '--results' | '--work-dir';
+
 /**
  * Why `raw` (the --results value) cannot be a results root, or null. An empty value would resolve to
  * the working directory (the repository), and `/` or a root-level directory would fill the top of
  * the filesystem with run folders and a `latest` link.
  */
-export function resultsRootProblem(raw: string): string | null {
-  if (raw.trim().length === 0) return 'an empty value; name a directory, e.g. --results results';
+export function resultsRootProblem(raw: string, option: DirOption = '--results'): string | null {
+  const what = option === '--results' ? 'results need' : 'machine disks need';
+  const example = option === '--results' ? 'results' : 'work';
+  if (raw.trim().length === 0) return `an empty value; name a directory, e.g. ${option} ${example}`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f]/.test(raw)) return 'the path contains control characters';
   const resolved = path.resolve(raw);
   if (resolved.split(path.sep).filter(Boolean).length < 2) {
-    const example = resolved === path.sep ? path.join(os.homedir(), 'bootpath-results') : path.join(resolved, 'bootpath-results');
-    return `${resolved} is ${resolved === path.sep ? 'the filesystem root' : 'a root-level directory'}; results need a directory of their own, e.g. ${example}`;
+    const leaf = `bootpath-${example}`;
+    const suggestion = resolved === path.sep ? path.join(os.homedir(), leaf) : path.join(resolved, leaf);
+    return `${resolved} is ${resolved === path.sep ? 'the filesystem root' : 'a root-level directory'}; ${what} a directory of their own, e.g. ${suggestion}`;
   }
   return null;
 }
@@ -71,8 +77,10 @@ export function resultsRootProblem(raw: string): string | null {
 /** More missing levels than this is not a results path anyone meant. */
 const MAX_NEW_LEVELS = 32;
 
-function hostError(root: string, why: string): HostNotCapableError {
-  return new HostNotCapableError(`cannot use the results directory ${root}: ${why}`, 'choose a writable directory with --results DIR');
+const DIR_NOUN: Record<DirOption, string> = { '--results': 'the results directory', '--work-dir': 'the work directory' };
+
+function hostErrorFor(root: string, why: string, option: DirOption = '--results'): HostNotCapableError {
+  return new HostNotCapableError(`cannot use ${DIR_NOUN[option]} ${root}: ${why}`, `choose a writable directory with ${option} DIR`);
 }
 
 function codeOf(err: unknown): string {
@@ -85,7 +93,8 @@ function codeOf(err: unknown): string {
  * is created and removed to prove writes work (read-only mounts, permissions). Every failure is a
  * host error that names the path.
  */
-export async function prepareResultsRoot(root: string): Promise<void> {
+export async function prepareResultsRoot(root: string, option: DirOption = '--results'): Promise<void> {
+  const hostError = (r: string, why: string) => hostErrorFor(r, why, option);
   const missing: string[] = [];
   let p = root;
   for (;;) {
@@ -138,7 +147,8 @@ function gib(bytes: number): string {
 }
 
 /** Refuse (host error, exit 3) a results root whose filesystem has less than `needBytes` free. */
-export async function checkFreeSpace(root: string, needBytes: number): Promise<void> {
+export async function checkFreeSpace(root: string, needBytes: number, option: DirOption = '--results'): Promise<void> {
+  const hostError = (r: string, why: string) => hostErrorFor(r, why, option);
   let free: number;
   try {
     const st = await fs.statfs(root);
@@ -148,8 +158,10 @@ export async function checkFreeSpace(root: string, needBytes: number): Promise<v
   }
   if (free < needBytes) {
     throw new HostNotCapableError(
-      `only ${gib(free)} free on the filesystem of the results directory ${root}; the runs that may be in flight at once need at least ${gib(needBytes)} (machine overlays live there)`,
-      'free some space there, choose another directory with --results DIR, or lower --parallel',
+      `only ${gib(free)} free on the filesystem of ${DIR_NOUN[option]} ${root}; the runs that may be in flight at once need at least ${gib(needBytes)} (machine overlays live there)`,
+      option === '--results'
+        ? 'free some space there, choose another directory with --results DIR, put the machine disks elsewhere with --work-dir DIR, or lower --parallel'
+        : 'free some space there, choose another directory with --work-dir DIR, or lower --parallel',
     );
   }
 }

@@ -181,7 +181,8 @@ export async function executePlan<G extends PlanGuest>(plan: RunPlan, deps: Plan
         break;
       }
     }
-  } catch (err) {
+  } catch (thrown) {
+    const err = await causeOf(thrown, [...machines.values()], signal);
     const classified = classify(err, signal, deps.signal);
     verdict = classified.verdict;
     errorKind = classified.errorKind;
@@ -246,6 +247,34 @@ function asInfra(err: unknown, kind: 'image' | 'machine-start'): Error {
   if (err instanceof InfraError || err instanceof MachineFailure) return err;
   if (err instanceof Error && err.name === 'AbortError') return err;
   return new InfraError(errorMessage(err), kind);
+}
+
+/**
+ * How long a lost SSH connection waits for its machine to be declared dead. Killing QEMU resets the
+ * forwarded TCP connection at once, so the session's error usually arrives first; QEMU's exit is
+ * seen tens of milliseconds later (80 ms measured under TCG) and is the real cause.
+ */
+export const MACHINE_CAUSE_GRACE_MS = 2000;
+
+/**
+ * The error that explains a broken run: a machine that died (or stopped on a full disk) around the
+ * time a guest command failed is the cause, not the dropped connection that followed from it.
+ */
+async function causeOf(err: unknown, guests: readonly PlanGuest[], signal: AbortSignal): Promise<unknown> {
+  if (err instanceof MachineFailure || signal.aborted || !(err instanceof InfraError) || guests.length === 0) return err;
+  const failed = () => guests.map((g) => g.machine.failureSignal).find((s) => s.aborted);
+  const withContext = (failure: unknown): unknown =>
+    failure instanceof MachineFailure ? new MachineFailure(failure.kind, `${failure.message}\n(what the step saw: ${err.message})`, failure.consoleExcerpt) : err;
+  const already = failed();
+  if (already) return withContext(already.reason);
+  const waits = guests.map(
+    (g) => new Promise<void>((resolve) => g.machine.failureSignal.addEventListener('abort', () => resolve(), { once: true, signal: AbortSignal.timeout(MACHINE_CAUSE_GRACE_MS) })),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([...waits, new Promise<void>((r) => (timer = setTimeout(r, MACHINE_CAUSE_GRACE_MS)))]);
+  clearTimeout(timer);
+  const late = failed();
+  return late ? withContext(late.reason) : err;
 }
 
 function classify(err: unknown, scenarioSignal: AbortSignal, runSignal: AbortSignal): { verdict: RunVerdict; errorKind?: string; message: string } {

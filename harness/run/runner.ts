@@ -44,6 +44,8 @@ export interface RunnerOptions<G extends PlanGuest = GuestMachine> {
   /** Aborted on Ctrl-C / SIGTERM. */
   signal: AbortSignal;
   runId?: string;
+  /** Machine disks go under `<workDir>/bootpath-<runId>/` instead of the run folders (--work-dir). */
+  workDir?: string | null;
 }
 
 export interface RunnerOutcome<G extends PlanGuest = GuestMachine> {
@@ -65,7 +67,7 @@ export async function runPlans<G extends PlanGuest>(plans: RunPlan[], opts: Runn
 
   // The run's private keys live outside results/ (vm/run-secrets.ts) and are removed at the end
   // unless a kept machine still needs them (then when the process exits).
-  const secrets = await RunSecrets.create(runId);
+  const secrets = await RunSecrets.create(runId, undefined, { workDir: opts.workDir ?? null });
   const clientKey = await generateKeyPair(secrets.dir, 'id_ed25519', `bootpath-run-${runId}`);
 
   const header: SummaryHeader = {

@@ -39,6 +39,8 @@ export function bootcCommand(step: BootcStepDef): GuestCommand {
           ...(step.transport ? [`--transport=${step.transport}`] : []),
           ...(step.retain ? ['--retain'] : []),
           ...(apply ? ['--apply'] : []),
+          // End of options (clap): the image is never read as one, whatever the loader let through.
+          '--',
           step.image,
         ],
         reboots: apply,

@@ -66,11 +66,15 @@ const KARG_KEYS = ['delete-if-present', 'delete', 'replace', 'append', 'append-i
 
 export function rpmOstreeCommand(step: RpmOstreeStepDef): GuestCommand {
   const argv = ['rpm-ostree'];
+  const reboots = rebootsGuest(step);
+  // Options first, then `--` and the packages: GOption ends option parsing there (and strips the
+  // `--` itself), so a package name is never read as an option, whatever the loader let through.
+  const packages = (verb: string[], names: readonly string[]) => argv.push(...verb, ...(reboots ? ['--reboot'] : []), '--', ...names);
   switch (step['rpm-ostree']) {
     case 'install':
     case 'uninstall':
-      argv.push(step['rpm-ostree'], ...step.packages);
-      break;
+      packages([step['rpm-ostree']], step.packages);
+      return { argv, reboots };
     case 'update':
       argv.push('update', ...(step.install ?? []).map((p) => `--install=${p}`), ...(step.uninstall ?? []).map((p) => `--uninstall=${p}`));
       break;
@@ -89,16 +93,15 @@ export function rpmOstreeCommand(step: RpmOstreeStepDef): GuestCommand {
       argv.push('cleanup', ...(step.pending ? ['-p'] : []), ...(step.rollback ? ['-r'] : []));
       break;
     case 'override-remove':
-      argv.push('override', 'remove', ...step.packages);
-      break;
+      packages(['override', 'remove'], step.packages);
+      return { argv, reboots };
     case 'override-reset':
-      argv.push('override', 'reset', ...step.packages);
-      break;
+      packages(['override', 'reset'], step.packages);
+      return { argv, reboots };
     case 'status':
       argv.push('status', '--json');
       break;
   }
-  const reboots = rebootsGuest(step);
   if (reboots) argv.push('--reboot');
   return { argv, reboots };
 }

@@ -202,6 +202,29 @@ describe('connectGuest retries and host key pinning', function () {
     expect(Date.now() - started).to.be.lessThan(3000);
   });
 
+  it('close() returns within seconds on a guest that stops answering (a paused VM never answers the FIN)', async () => {
+    const sshd = await SshdFixture.create();
+    cleanups.push(() => sshd.destroy());
+    await sshd.start();
+    const s = await connectGuest(connectOpts(sshd, {}));
+    const frozen = descendantsOf(sshd.pid!);
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    cleanups.push(async () => {
+      for (const pid of frozen) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    });
+    const started = Date.now();
+    const closed = await Promise.race([s.close().then(() => true), sleep(10_000).then(() => false)]);
+    expect(closed, 'close() still waiting after 10 s').to.equal(true);
+    expect(Date.now() - started).to.be.lessThan(2500);
+    expect(s.isOpen).to.equal(false);
+  });
+
   it('rejects a host key mismatch at once, without retrying', async () => {
     const sshd = await SshdFixture.create();
     cleanups.push(() => sshd.destroy());

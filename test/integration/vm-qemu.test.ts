@@ -74,8 +74,8 @@ describe('vm: QEMU machines with the tiny guest (TCG)', function () {
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  function machine(name: string, mode: TinyGuestMode, extra: { baseDisk?: string; ports?: PortAllocator } = {}): QemuMachine {
-    const spec = tinyGuestSpec(guest, { name, runDir: path.join(root, 'run', name), mode, ...(extra.baseDisk ? { baseDisk: extra.baseDisk } : {}) });
+  function machine(name: string, mode: TinyGuestMode, extra: { baseDisk?: string; diskDir?: string; ports?: PortAllocator } = {}): QemuMachine {
+    const spec = tinyGuestSpec(guest, { name, runDir: path.join(root, 'run', name), mode, ...(extra.baseDisk ? { baseDisk: extra.baseDisk } : {}), ...(extra.diskDir ? { diskDir: extra.diskDir } : {}) });
     const m = createMachine(spec, { runId: 'it', stateDir: stateDir(), ...(extra.ports ? { ports: extra.ports } : {}) }) as QemuMachine;
     machines.push(m);
     return m;
@@ -153,6 +153,36 @@ describe('vm: QEMU machines with the tiny guest (TCG)', function () {
     expect(failure.message).to.match(/machine death died: QEMU \(pid \d+\) killed by signal SIGKILL without a shutdown request/);
     expect(failure.message).to.contain('TINYGUEST-READY');
     expect(died).to.have.length(1);
+  });
+
+  it('a guest that fills a host filesystem stops at once as kind disk-full, naming the disk folder and its free space', async function () {
+    // A real full filesystem: a 12 MiB tmpfs under the disk folder (mounting needs root; CI runs as root).
+    if (process.getuid?.() !== 0) this.skip();
+    const disks = path.join(root, 'small-fs');
+    await fs.mkdir(disks);
+    await runChecked('mount', ['-t', 'tmpfs', '-o', 'size=12m,mode=0700', 'tmpfs', disks]);
+    try {
+      const base = await createTinyBaseDisk(path.join(root, 'base-64m.raw'), 64);
+      const m = machine('full', 'fill-disk', { baseDisk: base, diskDir: disks });
+      await m.start();
+      await m.waitForConsole(/TINYGUEST: filling the disk/, { timeoutMs: 60_000, signal: m.failureSignal });
+      // Without the BLOCK_IO_ERROR handling the guest just sits paused: bound the wait.
+      const failure = await Promise.race([
+        failureOf(m.failureSignal),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no machine failure within 30 s of the disk filling (the guest sits paused)')), 30_000).unref()),
+      ]);
+      console.log(`      ${failure.message.split('\n')[0]}`);
+      expect(failure.kind).to.equal('disk-full');
+      expect(failure.message).to.match(/machine full stopped: QEMU paused the guest because a write to its disk \S+ failed with no space left on the host filesystem \(\d+ KiB free of 12\.0 MiB\)/);
+      expect(failure.message).to.include(`the disks live in ${disks}`);
+      expect(failure.message).to.include('--work-dir DIR');
+      expect(existsSync(path.join(disks, 'overlay.qcow2'))).to.equal(true);
+      expect(existsSync(path.join(root, 'run', 'full', 'overlay.qcow2'))).to.equal(false);
+      expect(m.consoleTail(20)).to.not.include('TINYGUEST: filled the disk');
+    } finally {
+      for (const m of machines) await m.destroy();
+      await runChecked('umount', [disks]);
+    }
   });
 
   it('restarts QEMU transparently when the guest reboots; the base disk is never written', async () => {

@@ -5,7 +5,8 @@
  * run against it in unit tests; what they sent to the guest is kept for the assertions.
  */
 import { promises as fs } from 'node:fs';
-import type { ConnectionLostError } from '../../harness/guest/errors.js';
+import { ConnectionLostError } from '../../harness/guest/errors.js';
+import { MachineFailure } from '../../vm/machine.js';
 import { shJoin } from '../../harness/guest/quote.js';
 import type { RebootResult, RebootVerdict } from '../../harness/guest/reboot.js';
 import type { ExecOptions, ExecResult, GuestSession } from '../../harness/guest/session.js';
@@ -20,6 +21,11 @@ export interface ScriptedExec {
   stdout?: string;
   stderr?: string;
   timedOut?: boolean;
+  /**
+   * The connection drops instead of an answer, as when QEMU is killed under a running command; a
+   * number: the machine is declared dead that many ms later (what MachineBase does on QEMU's exit).
+   */
+  connectionLost?: { machineDiesAfterMs: number | null };
 }
 
 export interface ExecCall {
@@ -36,6 +42,8 @@ export class FakeGuestSession implements GuestSession {
   /** Guest files: path → content; upload and download move real host files in and out. */
   readonly files = new Map<string, string>();
   private open = true;
+  /** Set by FakeGuest: what a scripted machine death does. */
+  onDeath: (() => void) | undefined;
   private resolveClosed!: (reason: ConnectionLostError | null) => void;
   readonly closed = new Promise<ConnectionLostError | null>((resolve) => (this.resolveClosed = resolve));
 
@@ -73,6 +81,11 @@ export class FakeGuestSession implements GuestSession {
     if (opts.signal?.aborted) throw opts.signal.reason;
     this.calls.push({ command, argv, sudo: opts.sudo === true, timeoutMs: opts.timeoutMs });
     const a = this.script.find((s) => s.match.test(command));
+    if (a?.connectionLost) {
+      const after = a.connectionLost.machineDiesAfterMs;
+      if (after !== null) setTimeout(() => this.onDeath?.(), after);
+      throw new ConnectionLostError(`SSH connection to 127.0.0.1:2222 dropped while running \`${command}\``, command);
+    }
     const result: ExecResult = {
       command,
       exitCode: a?.timedOut ? null : (a?.exitCode ?? 0),
@@ -102,9 +115,15 @@ export interface FakeGuestOptions {
 export class FakeMachine {
   bootCount = 1;
   resets = 0;
-  readonly failureSignal = new AbortController().signal;
+  private readonly failure = new AbortController();
+  readonly failureSignal = this.failure.signal;
 
   constructor(private readonly consoleText: string) {}
+
+  /** The machine dies as MachineBase reports it: failureSignal aborts with a MachineFailure. */
+  die(how = 'QEMU (pid 4242) killed by signal SIGKILL'): void {
+    this.failure.abort(new MachineFailure('died', `machine fake died: ${how} without a shutdown request`, '[  OK  ] Reached target multi-user.target'));
+  }
 
   async reset(): Promise<void> {
     this.resets++;
@@ -135,6 +154,7 @@ export class FakeGuest implements PlanGuest {
     this.session0 = new FakeGuestSession(opts.script);
     this.plan = { name: opts.name ?? 'default' };
     this.machine = new FakeMachine(opts.console ?? '');
+    this.session0.onDeath = () => this.machine.die();
   }
 
   get bootCount(): number {

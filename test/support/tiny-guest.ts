@@ -8,6 +8,7 @@
  *                button (QMP system_powerdown) powers it off
  *   reboot-once  first boot writes a marker to /dev/vda and `reboot -f`s; later boots are normal
  *   write-disk   writes a marker to /dev/vda, then normal
+ *   fill-disk    writes random data over all of /dev/vda (a host filesystem smaller than the disk fills up)
  *   panic        crashes the kernel on purpose (sysrq c)
  *   poweroff     `poweroff -f` right away
  *
@@ -25,7 +26,7 @@ import type { MachineSpec } from '../../vm/machine.js';
 
 const run = promisify(execFile);
 
-export type TinyGuestMode = 'normal' | 'reboot-once' | 'write-disk' | 'panic' | 'poweroff';
+export type TinyGuestMode = 'normal' | 'reboot-once' | 'write-disk' | 'fill-disk' | 'panic' | 'poweroff';
 
 export interface TinyGuest {
   kernel: string;
@@ -86,6 +87,11 @@ case "$mode" in
     wait_disk
     printf ${TINY_DISK_MARKER} | dd of=/dev/vda conv=notrunc 2>/dev/null; sync
     echo "TINYGUEST: wrote the disk" ;;
+  fill-disk)
+    wait_disk
+    echo "TINYGUEST: filling the disk"
+    dd if=/dev/urandom of=/dev/vda bs=1M conv=fsync 2>/dev/null
+    echo "TINYGUEST: filled the disk" ;;
 esac
 for e in /sys/class/input/event*; do
   if grep -q "Power Button" "$e/device/name" 2>/dev/null; then
@@ -215,7 +221,7 @@ export async function createTinyBaseDisk(file: string, sizeMiB = 4): Promise<str
 /** A MachineSpec for the tiny guest under TCG. */
 export function tinyGuestSpec(
   guest: TinyGuest,
-  opts: { name: string; runDir: string; mode: TinyGuestMode; baseDisk?: string; memoryMiB?: number; restartOnGuestReset?: boolean },
+  opts: { name: string; runDir: string; mode: TinyGuestMode; baseDisk?: string; diskDir?: string; memoryMiB?: number; restartOnGuestReset?: boolean },
 ): MachineSpec {
   const spec: MachineSpec = {
     name: opts.name,
@@ -229,6 +235,7 @@ export function tinyGuestSpec(
     sshGuestPort: 22,
   };
   if (opts.baseDisk) spec.baseDisk = { path: opts.baseDisk, format: 'raw' };
+  if (opts.diskDir) spec.diskDir = opts.diskDir;
   if (opts.restartOnGuestReset !== undefined) spec.restartOnGuestReset = opts.restartOnGuestReset;
   return spec;
 }

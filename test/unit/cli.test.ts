@@ -59,7 +59,7 @@ describe('CLI', () => {
     expect(r.code).to.equal(0);
     expect(r.stdout).to.contain('dry run: 2 runs');
     expect(r.stdout).to.contain('q4-transition-next-major[driver=rpm-ostree]');
-    expect(r.stdout).to.contain('update via bootc: bootc switch localhost/bootpath/testbed-next:10');
+    expect(r.stdout).to.contain('update via bootc: bootc switch -- localhost/bootpath/testbed-next:10');
     expect(r.stdout).to.contain('testbed: emulated rpm-ostree/bootc');
   });
 

@@ -37,6 +37,14 @@ describe('results root', () => {
     for (const good of ['results', '/tmp/r', './out/results']) expect(resultsRootProblem(good), good).to.equal(null);
   });
 
+  it('--work-dir: the same refusals in its own words; a good value reaches the options', () => {
+    for (const bad of ['', '/', '/tmp']) expect(() => parseCli(['smoke', '--work-dir', bad]), JSON.stringify(bad)).to.throw(InputError, /invalid --work-dir/);
+    expect(() => parseCli(['smoke', '--work-dir', ''])).to.throw(InputError, /an empty value; name a directory, e\.g\. --work-dir work/);
+    expect(() => parseCli(['smoke', '--work-dir', '/'])).to.throw(InputError, /machine disks need a directory of their own, e\.g\. \/.+\/bootpath-work/);
+    expect(parseCli(['smoke', '--work-dir', '/var/tmp/bp']).workDir).to.equal('/var/tmp/bp');
+    expect(parseCli(['smoke']).workDir).to.equal(null);
+  });
+
   it('creates missing levels one at a time and leaves nothing but them', async () => {
     const root = path.join(dir, 'a', 'b', 'results');
     await prepareResultsRoot(root);

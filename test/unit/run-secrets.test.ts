@@ -89,6 +89,51 @@ describe('run secrets', () => {
     await live.remove();
   });
 
+  it('with a work dir: the run owns <work-dir>/bootpath-<run>/ (0700) for machine disks, removes it with its keys, and gc removes a crashed run\'s', async function () {
+    this.timeout(20_000);
+    const state = path.join(dir, 'state');
+    const work = path.join(dir, 'work');
+    const s = await RunSecrets.create('r2', state, { workDir: work });
+    expect(s.disksDir).to.equal(path.join(work, 'bootpath-r2'));
+    const disks = (await s.machineDisksDir(path.join(dir, 'results', 'r2', 'runs', 'smoke'), 'default'))!;
+    expect(disks).to.equal(path.join(work, 'bootpath-r2', 'smoke', 'machine-default'));
+    expect((await fs.stat(s.disksDir!)).mode & 0o777).to.equal(0o700);
+    expect((await fs.stat(disks)).mode & 0o777).to.equal(0o700);
+    await s.remove();
+    expect(await fs.readdir(work)).to.deep.equal([]);
+    expect(await (await RunSecrets.create('r3', state)).machineDisksDir('/x/runs/smoke', 'default')).to.equal(undefined);
+
+    // A crashed run's disk folder goes with its keys; a forged record naming another directory
+    // (wrong name, or the right name without the run's marker) removes nothing there.
+    const dead = spawn('true');
+    const pid = dead.pid!;
+    const startTime = processStartTime(pid) ?? 1;
+    await new Promise((r) => dead.on('exit', r));
+    const crashedDisks = path.join(work, 'bootpath-crashed');
+    await fs.mkdir(crashedDisks, { recursive: true });
+    await fs.writeFile(path.join(crashedDisks, '.bootpath-run'), 'crashed\n');
+    await fs.writeFile(path.join(crashedDisks, 'overlay.qcow2'), 'x');
+    const victims = [path.join(dir, 'home', 'photos'), path.join(dir, 'home', 'bootpath-forged-marker')];
+    for (const v of victims) {
+      await fs.mkdir(v, { recursive: true });
+      await fs.writeFile(path.join(v, 'keep'), 'x');
+    }
+    const record = async (runId: string, disksDir: string) => {
+      const d = path.join(runSecretsRoot(state), runId);
+      await fs.mkdir(d, { recursive: true });
+      await fs.writeFile(path.join(d, 'owner.json'), JSON.stringify({ pid, startTime, runId, disks: disksDir }));
+      return d;
+    };
+    const crashedKeys = await record('crashed', crashedDisks);
+    await record('forged-name', victims[0]!);
+    await record('forged-marker', victims[1]!);
+    const report = await removeOrphanedRunSecrets({ stateDir: state });
+    expect(report.removed).to.include.members([crashedDisks, crashedKeys]);
+    expect(report.removed).to.not.include.members(victims);
+    for (const v of victims) await fs.access(path.join(v, 'keep'));
+    await fs.access(crashedDisks).then(() => expect.fail('crashed run disks still there'), () => undefined);
+  });
+
   it('leaves no private key material in results or the state dir after a machine fails to start', async function () {
     this.timeout(60_000);
     const loaded = await loadScenarioFiles(await listScenarioFiles(), await loadContext());

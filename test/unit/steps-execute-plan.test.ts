@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { EventBus, type RunnerEvent } from '../../harness/run/events.js';
-import { executePlan, type PlanDeps } from '../../harness/run/execute-plan.js';
+import { executePlan, MACHINE_CAUSE_GRACE_MS, type PlanDeps } from '../../harness/run/execute-plan.js';
 import { scaledTimeouts } from '../../harness/run/timeouts.js';
 import type { RunPlan } from '../../harness/scenario/plan.js';
 import { FakeGuest, type FakeGuestOptions } from '../support/fake-guest.js';
@@ -95,5 +95,27 @@ describe('executePlan against a fake guest', () => {
     expect(result.verdict).to.equal('timed-out');
     expect(result.steps.map((s) => s.status)).to.deep.equal(['error']);
     expect(Date.now() - started).to.be.below(2000);
+  });
+
+  it('a connection that drops because the machine died is reported as machine-died, with what the step saw', async () => {
+    const [plan] = await plansFor(dir, 'p-died', '  - run: sleep 600\n  - reboot\n');
+    const started = Date.now();
+    const { result } = await execute(plan!, { script: [{ match: /^sleep 600$/, connectionLost: { machineDiesAfterMs: 80 } }] });
+    expect(result.verdict).to.equal('error');
+    expect(result.errorKind).to.equal('machine-died');
+    expect(result.message).to.match(/^machine fake died: QEMU \(pid 4242\) killed by signal SIGKILL/);
+    expect(result.message).to.include('what the step saw: SSH connection to 127.0.0.1:2222 dropped');
+    expect(result.steps.map((s) => s.status)).to.deep.equal(['error', 'skipped']);
+    expect(Date.now() - started).to.be.below(1500);
+  });
+
+  it('a connection that drops while the machine lives on stays an ssh error (after the grace period)', async () => {
+    const [plan] = await plansFor(dir, 'p-dropped', '  - run: sleep 600\n');
+    const started = Date.now();
+    const { result } = await execute(plan!, { script: [{ match: /^sleep 600$/, connectionLost: { machineDiesAfterMs: null } }] });
+    expect(result.verdict).to.equal('error');
+    expect(result.errorKind).to.equal('ssh');
+    expect(result.message).to.match(/^SSH connection to 127.0.0.1:2222 dropped/);
+    expect(Date.now() - started).to.be.within(MACHINE_CAUSE_GRACE_MS - 50, MACHINE_CAUSE_GRACE_MS + 1500);
   });
 });

@@ -44,12 +44,12 @@ const KIND_CHECKS: Record<StepKind, () => Promise<void>> = {
   },
   async 'rpm-ostree'() {
     const { outcomes, fake, plan } = await runSteps('k-rpm-ostree', '  - rpm-ostree: install\n    packages: [strace]\n    reboot: true\n  - rpm-ostree: kargs\n    append: [a=1]\n    delete: [b]\n');
-    expect(plan.steps.map((s) => s.label)).to.deep.equal(['rpm-ostree install strace --reboot', 'rpm-ostree kargs --delete=b --append=a=1']);
+    expect(plan.steps.map((s) => s.label)).to.deep.equal(['rpm-ostree install --reboot -- strace', 'rpm-ostree kargs --delete=b --append=a=1']);
     // reboot: true makes the command the reboot trigger: the step waits for the new boot.
     expect(fake.rebootTriggers).to.deep.equal([true]);
     expect(fake.bootCount).to.equal(2);
     expect(fake.session0.calls.map((c) => [c.command, c.sudo])).to.deep.equal([
-      ['rpm-ostree install strace --reboot', true],
+      ['rpm-ostree install --reboot -- strace', true],
       ['rpm-ostree kargs --delete=b --append=a=1', true],
     ]);
     expect(outcomes.map((o) => o.result.status)).to.deep.equal(['passed', 'passed']);
@@ -60,7 +60,7 @@ const KIND_CHECKS: Record<StepKind, () => Promise<void>> = {
       script: [{ match: /^bootc upgrade$/, exitCode: 1, stderr: 'refusing: host is layered' }],
     });
     expect(outcomes[0]!.result).to.include({ status: 'passed', expectedFailure: true, exitCode: 1 });
-    expect(outcomes[1]!.result).to.include({ status: 'recorded', findingId: 'switched', command: 'bootc switch quay.io/x:1' });
+    expect(outcomes[1]!.result).to.include({ status: 'recorded', findingId: 'switched', command: 'bootc switch -- quay.io/x:1' });
     expect(outcomes[1]!.finding).to.include({ id: 'switched', kind: 'action', ok: true, outcome: 'succeeded (exit 0)' });
   },
   async update() {

@@ -211,6 +211,9 @@ export class LibvirtMachine extends MachineBase<Boot> {
       return;
     }
     if (e.event === 'Stopped') void this.confirmStopped(boot, `${e.event} ${e.detail}`.trim());
+    // libvirt's lifecycle event for QEMU's BLOCK_IO_ERROR with action stop; it does not say
+    // whether it was ENOSPC, so the message carries the free space instead.
+    if (e.event === 'Suspended' && /I\/O Error/i.test(e.detail)) void this.diskWriteStopped(boot, { nospace: null, device: 'vda', reason: `libvirt: Suspended ${e.detail}` });
   }
 
   private async poll(): Promise<void> {

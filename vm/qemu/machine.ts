@@ -170,6 +170,14 @@ export class QemuMachine extends MachineBase<Boot> {
         ...(this.launchBase?.overlay !== undefined ? { overlay: this.launchBase.overlay } : {}),
       });
     }
+    boot.qmp.onEvent((ev) => {
+      // QAPI BLOCK_IO_ERROR: device, operation, action (stop with the default werror=enospc), nospace, reason.
+      if (ev.event !== 'BLOCK_IO_ERROR' || ev.data?.['action'] !== 'stop') return;
+      const nospace = typeof ev.data['nospace'] === 'boolean' ? ev.data['nospace'] : null;
+      const device = typeof ev.data['device'] === 'string' && ev.data['device'] ? ev.data['device'] : String(ev.data['node-name'] ?? '?');
+      const reason = typeof ev.data['reason'] === 'string' ? ev.data['reason'] : 'unknown';
+      void this.diskWriteStopped(boot, { nospace, device, reason });
+    });
     void boot.exited.then((status) => this.onQemuExit(boot, status));
   }
 

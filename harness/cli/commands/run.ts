@@ -41,7 +41,10 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
   if (reaped.length > 0) io.stderr(`reaped ${reaped.length} machine(s) left by a crashed run:\n${reaped.map((line) => `  ${line}\n`).join('')}`);
 
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;
-  await checkFreeSpace(resultsRoot, Math.min(parallel, plans.length) * MIN_FREE_BYTES_PER_RUN);
+  // Overlays grow on the filesystem that holds them: the work dir when there is one.
+  const workDir = opts.workDir === null ? null : path.resolve(opts.workDir);
+  if (workDir !== null) await prepareResultsRoot(workDir, '--work-dir');
+  await checkFreeSpace(workDir ?? resultsRoot, Math.min(parallel, plans.length) * MIN_FREE_BYTES_PER_RUN, workDir !== null ? '--work-dir' : '--results');
   const accel = await resolveAccel(opts.accel);
   const load = oversubscription(plans, accel.accel, parallel);
   if (load > 1) io.stderr(`note: ${parallel} runs at once want ${(load * os.availableParallelism()).toFixed(0)} vCPUs on ${os.availableParallelism()} host cores: guests will run slower, timeouts ×${load.toFixed(1)}\n`);
@@ -81,6 +84,7 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
       {
         startGuest: (o) => GuestMachine.start(o),
         resultsRoot,
+        workDir,
         parallel,
         retries: opts.retries,
         failFast: opts.failFast,

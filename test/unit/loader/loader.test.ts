@@ -92,7 +92,7 @@ describe('scenario loader', () => {
     await fs.writeFile(file, yaml);
     const { plans } = await loadScenarioFile(file, ctx);
     expect(plans.map((p) => p.steps.map((s) => s.label))).to.deep.equal([
-      ['rpm-ostree install tree', 'reboot'],
+      ['rpm-ostree install -- tree', 'reboot'],
       ['rpm-ostree kargs --append=a=1', 'reboot'],
     ]);
     expect(plans[1]!.steps.map((s) => s.index)).to.deep.equal([0, 1]);
