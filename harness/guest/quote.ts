@@ -21,6 +21,39 @@ export function shJoin(argv: readonly string[]): string {
   return argv.map(shQuote).join(' ');
 }
 
+/**
+ * The inverse of shJoin for its own output (bare words, single-quoted words, `'\''`): results keep
+ * command lines as display strings, and readers that need the argv back (which stand-in behaviour
+ * a command exercised) split them here. null for anything shJoin would not have produced.
+ */
+export function shSplitJoined(line: string): string[] | null {
+  const argv: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    if (line[i] === ' ') {
+      i++;
+      continue;
+    }
+    let word = '';
+    while (i < line.length && line[i] !== ' ') {
+      if (line[i] === "'") {
+        const end = line.indexOf("'", i + 1);
+        if (end === -1) return null;
+        word += line.slice(i + 1, end);
+        i = end + 1;
+      } else if (line.startsWith("\\'", i)) {
+        word += "'";
+        i += 2;
+      } else {
+        word += line[i];
+        i++;
+      }
+    }
+    argv.push(word);
+  }
+  return argv;
+}
+
 /** Milliseconds → a duration for coreutils `timeout` (fractional seconds are accepted). */
 export function timeoutDuration(ms: number): string {
   return `${Math.max(0.001, ms / 1000).toFixed(3)}s`;

@@ -141,6 +141,16 @@ export const FindingSchema = Type.Object({
   exitCode: Type.Optional(Nullable(Type.Integer())),
   stderrExcerpt: Type.Optional(Type.String()),
   checks: Type.Optional(Type.Array(CheckResultSchema)),
+  restsOn: Type.Optional(
+    Type.Array(
+      Type.Object({
+        id: Type.String({ description: 'The entry of images/testbed/fidelity.yaml.' }),
+        source: Nullable(Type.String({ description: 'The real source the stand-in follows: repository, tag, path, function.' })),
+        unverified: Type.Optional(Type.String({ description: 'Why no source settles it.' })),
+      }),
+      { description: 'Testbed findings: the stand-in behaviours the outcome depends on — the commands of the finding\'s step and of every step before it, and for state checks the status readers.' },
+    ),
+  ),
   observed: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   before: Type.Optional(Nullable(StateSummarySchema)),
   after: Type.Optional(Nullable(StateSummarySchema)),

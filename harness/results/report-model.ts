@@ -277,6 +277,11 @@ function evidenceItem(run: RunResult, f: Finding): EvidenceItem {
   if (f.after !== undefined) fields.push({ label: 'after', text: stateText(f.after), style: 'text' });
   if (f.after?.disagreements.length) fields.push({ label: 'bootc vs rpm-ostree', text: f.after.disagreements.join('; '), style: 'text' });
   if (f.note) fields.push({ label: 'note', text: f.note, style: 'text' });
+  if (f.restsOn?.length) {
+    const unverified = f.restsOn.filter((r) => r.source === null).length;
+    const entries = f.restsOn.map((r) => `${r.id} (${r.source ?? `unverified: ${r.unverified ?? ''}`})`).join('; ');
+    fields.push({ label: `rests on stand-in behaviours (${f.restsOn.length}, ${unverified} unverified)`, text: entries, style: 'text' });
+  }
   fields.push({ label: 'evidence files', text: `${run.dir}/steps.jsonl, ${run.dir}/commands.log`, style: 'code' });
   return { anchor: anchor(run.id, f.id), findingId: f.id, runId: run.id, outcome: f.outcome, testbed: f.testbed, fields };
 }

@@ -2,6 +2,7 @@
  * Testbed results test bootpath's emulation, not real rpm-ostree/bootc. Every output that shows
  * them says so in the same words, and every producer decides "is this testbed" the same way.
  */
+import { modelledVersions } from '../../images/testbed/fidelity.js';
 import type { RunPlan } from '../scenario/plan.js';
 
 /** A catalog image built by bootpath's testbed builder. */
@@ -22,5 +23,5 @@ export const TESTBED_NOTE = 'testbed: emulated rpm-ostree/bootc; results test bo
 
 /** The report banner; `em` is the renderer's emphasis (Markdown bold, HTML <b>, already escaped). */
 export function testbedDisclaimer(em: (text: string) => string): string {
-  return `${em(`${TESTBED_LABEL}.`)} Runs marked testbed used bootpath's own Debian/OSTree image with stand-in rpm-ostree and bootc commands. They test bootpath itself; they are ${em('not')} evidence about real rpm-ostree or bootc behaviour.`;
+  return `${em(`${TESTBED_LABEL}.`)} Runs marked testbed used bootpath's own Debian/OSTree image with stand-in rpm-ostree and bootc commands (${modelledVersions()}; each finding names the stand-in behaviours it rests on, from images/testbed/fidelity.yaml). They test bootpath itself; they are ${em('not')} evidence about real rpm-ostree or bootc behaviour.`;
 }

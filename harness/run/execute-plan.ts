@@ -15,6 +15,7 @@ import type { Finding, MachineRecord, RunResult, RunVerdict, StateSnapshot, Step
 import type { RunPlan } from '../scenario/plan.js';
 import type { HostState } from '../state/types.js';
 import { runIdentity } from '../results/identity.js';
+import { withRestsOn } from '../results/rests-on.js';
 import type { EventBus } from './events.js';
 import type { GuestMachine, GuestMachineOptions } from '../guest/machine.js';
 import type { Machine } from '../../vm/machine.js';
@@ -237,7 +238,7 @@ export async function executePlan<G extends PlanGuest>(plan: RunPlan, deps: Plan
     guestTimeMs,
     machines: records,
     steps,
-    findings,
+    findings: testbed ? withRestsOn(findings, steps) : findings,
     dir: path.relative(path.dirname(path.dirname(deps.dir)), deps.dir),
   };
   return { result, kept };

@@ -13,6 +13,9 @@ import { repoRoot } from '../../core/paths.js';
 import type { RunSummary } from '../../harness/results/model.js';
 import { summaryProblems } from '../../harness/results/validate.js';
 import { runChecked } from '../../vm/exec.js';
+import { runSecretsRoot } from '../../vm/run-secrets.js';
+import { stateDir } from '../../core/paths.js';
+import { filesWithPrivateKeys } from '../support/private-keys.js';
 
 const FAULTS = path.join(repoRoot, 'test', 'fixtures', 'faults');
 /** What the fault scenarios' step prints on the guest console once it runs. */
@@ -161,7 +164,11 @@ describe('testbed faults: a killed machine and a full disk under a running step 
     expect(readdirSync(smallFs!).filter((f) => f.startsWith('bootpath-'))).to.deep.equal([]);
   });
 
-  it('leaves no QEMU behind', () => {
+  it('leaves no QEMU behind, no private key in the results, and no key folder of these runs', async () => {
     expect(processesMentioning(root)).to.deep.equal([]);
+    expect(await filesWithPrivateKeys(root)).to.deep.equal([]);
+    for (const inv of [killed, full]) {
+      if (inv) expect(existsSync(path.join(runSecretsRoot(stateDir()), inv.summary.runId)), inv.summary.runId).to.equal(false);
+    }
   });
 });

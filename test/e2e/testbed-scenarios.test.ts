@@ -61,7 +61,15 @@ describe(`testbed end to end: the scenarios tagged ${TAG} (real QEMU, TCG)`, fun
       expect(r.testbed, r.id).to.equal(true);
       expect(r.machines[0]!.image.source).to.equal('testbed');
       expect(r.machines[0]!.boots, r.id).to.be.at.least(2);
+      // Every testbed finding names the stand-in behaviours it rests on, each with a source or "unverified".
+      for (const f of r.findings) {
+        expect(f.restsOn?.length, `${r.id} ${f.id}`).to.be.greaterThan(0);
+        for (const x of f.restsOn!) expect(x.source ?? x.unverified, `${r.id} ${f.id} ${x.id}`).to.be.a('string');
+      }
     }
+    const smoke = summary.runs.find((r) => r.id === 'smoke')!;
+    const refusal = smoke.findings.find((f) => f.kind === 'action' && f.command?.startsWith('bootc upgrade'));
+    if (refusal) expect(refusal.restsOn![0]!.id).to.equal('bootc.upgrade');
   });
 
   it('records findings for the questions the CI set informs, and the documented refusal', () => {
@@ -170,6 +178,8 @@ describe(`testbed end to end: the scenarios tagged ${TAG} (real QEMU, TCG)`, fun
     expect(md).to.contain('testbed (emulated tools)');
     for (const q of ['Q1', 'Q2', 'Q3', 'Q4', 'Q5']) expect(md).to.match(new RegExp(`### ${q} `));
     expect(md).to.contain('## Evidence');
+    expect(md).to.contain('stand-ins model bootc 1.16.9 and rpm-ostree 2026.2');
+    expect(md).to.match(/- rests on stand-in behaviours \(\d+, \d+ unverified\): bootc\.switch \(bootc-dev\/bootc v1\.16\.9 crates\/lib\/src\/cli\.rs switch_ostree\)/);
     expect(md).to.match(/\| what was tried \| driver=rpm-ostree \| driver=bootc \|/);
     expect(md).to.contain('## Timelines');
     const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');

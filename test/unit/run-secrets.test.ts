@@ -15,19 +15,7 @@ import type { RunPlan } from '../../harness/scenario/plan.js';
 import { createTinyBaseDisk } from '../support/tiny-guest.js';
 import { removeOrphanedRunSecrets, RunSecrets, runSecretsRoot } from '../../vm/run-secrets.js';
 import { processStartTime } from '../../vm/proc.js';
-
-/** Every regular file under `dir` whose bytes hold a private key block. */
-async function filesWithPrivateKeys(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    const bytes = await fs.readFile(file);
-    // also base64-wrapped (Ignition data URLs, credentials): "-----BEGIN OPENSSH PRIVATE KEY" in base64
-    if (bytes.includes('PRIVATE KEY-----') || bytes.includes(Buffer.from('-----BEGIN OPENSSH PRIVATE KEY-----').toString('base64').slice(0, 32))) found.push(file);
-  }
-  return found;
-}
+import { filesWithPrivateKeys } from '../support/private-keys.js';
 
 describe('run secrets', () => {
   let dir: string;
