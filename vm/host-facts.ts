@@ -4,6 +4,7 @@ import { HostNotCapableError, errorMessage } from '../core/errors.js';
 import { cacheDir } from '../core/paths.js';
 import { resolveAccel, type AccelVerdict } from './accel.js';
 import { runCommand, whichBinary } from './exec.js';
+import { osbuildSelinux, OSBUILD_SELINUX_REMEDY, type OsbuildSelinux } from '../images/sources/osbuild-selinux.js';
 
 /**
  * What this host can do, for `bootpath doctor` and for admission before a run. Each fact says
@@ -39,6 +40,8 @@ export interface HostFacts {
   setpriv: Fact<string | null>;
   virsh: Fact<string | null>;
   xorriso: Fact<string | null>;
+  /** SELinux and the osbuild policy module bootc-image-builder needs when it is enforcing. */
+  osbuildSelinux: Fact<OsbuildSelinux>;
 }
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -164,7 +167,15 @@ export async function probeHost(opts: { probeKvm?: boolean } = {}): Promise<Host
     setpriv: binaryFact(setpriv, 'setpriv', 'apt-get install -y util-linux (QEMU then dies with bootpath even on SIGKILL)'),
     virsh: binaryFact(virsh, 'virsh', 'apt-get install -y libvirt-clients (only for the libvirt backend)'),
     xorriso: binaryFact(xorriso, 'xorriso', 'apt-get install -y xorriso (needed for cloud-init seed ISOs)'),
+    osbuildSelinux: osbuildSelinuxFact(osbuildSelinux()),
   };
+}
+
+/** Not a blocker for any backend: only bootc-image-builder disks need it (a warning, with the install line). */
+export function osbuildSelinuxFact(v: OsbuildSelinux): Fact<OsbuildSelinux> {
+  if (v.kind === 'not-enforcing') return { status: 'ok', value: v, detail: 'SELinux not enforcing (bootc-image-builder needs no policy module)' };
+  if (v.kind === 'installed') return { status: 'ok', value: v, detail: `SELinux enforcing, osbuild policy module at ${v.module}` };
+  return { status: 'warn', value: v, detail: 'SELinux enforcing without the osbuild policy module: bootc-image-builder builds would fail', remedy: OSBUILD_SELINUX_REMEDY };
 }
 
 function kvmRemedy(): string {

@@ -18,6 +18,7 @@ import { sha256File } from '../download.js';
 import { qemuImgInfo } from '../qemu-img.js';
 import type { ResolvedImage, ResolveOptions } from '../provenance.js';
 import { fromStamp, resolveUserPath } from './common.js';
+import { osbuildSelinux, OSBUILD_SELINUX_REMEDY, type OsbuildSelinux } from './osbuild-selinux.js';
 
 type OciSource = Extract<CatalogEntry['source'], { kind: 'oci' }>;
 
@@ -37,15 +38,21 @@ export interface BuildPlan {
   outputDir: string;
   /** A podman auth file (never its content) for private registries. */
   authFile?: string;
-  /** Prefix with sudo: bootc-image-builder needs rootful podman. */
+  /** Prefix with sudo: bootc-image-builder needs rootful podman (never for bcvk: see planFor). */
   sudo: boolean;
   /** Hand the output to this uid:gid (when run through sudo). */
   chown?: string;
 }
 
 export function planFor(entry: CatalogEntry, source: OciSource, dirs: { configPath: string; outputDir: string }, authFile: string | undefined, uid: number, gid: number): BuildPlan {
+  const builder = source.builder ?? 'bootc-image-builder';
+  // bootc-image-builder needs rootful podman, so the pull and the inspect go to root's store too.
+  // bcvk runs as the invoking user and boots the image from that user's podman store (bcvk
+  // docs/man/bcvk-to-disk.md: "Boots an ephemeral VM with the target container image"): pulling
+  // it with sudo would fill root's store and record a digest bcvk never sees.
+  const rootful = builder === 'bootc-image-builder' && uid !== 0;
   return {
-    builder: source.builder ?? 'bootc-image-builder',
+    builder,
     image: source.image,
     builderImage: source['builder-image'] ?? DEFAULT_BUILDER_IMAGE,
     // The Fedora bootc images have no default root filesystem; xfs is what CentOS/RHEL use.
@@ -54,8 +61,8 @@ export function planFor(entry: CatalogEntry, source: OciSource, dirs: { configPa
     configPath: dirs.configPath,
     outputDir: dirs.outputDir,
     authFile,
-    sudo: uid !== 0,
-    chown: uid !== 0 ? `${uid}:${gid}` : undefined,
+    sudo: rootful,
+    chown: rootful ? `${uid}:${gid}` : undefined,
   };
 }
 
@@ -164,13 +171,16 @@ function readOsRelease(): string | null {
   }
 }
 
-export function requireBuilderTool(builder: BuildPlan['builder'], env: NodeJS.ProcessEnv = process.env, osRelease?: string | null): void {
+export function requireBuilderTool(builder: BuildPlan['builder'], env: NodeJS.ProcessEnv = process.env, osRelease?: string | null, selinux: OsbuildSelinux = osbuildSelinux()): void {
   if (builder === 'bcvk') {
     if (!findOnPath('bcvk', env)) throw new HostNotCapableError('bcvk is needed to turn a bootc image into a disk (builder: bcvk) but was not found', 'cargo install --locked --git https://github.com/bootc-dev/bcvk bcvk (or use builder: bootc-image-builder)');
     return;
   }
   if (!findOnPath('podman', env)) {
     throw new HostNotCapableError('podman is needed to turn a bootc container image into a disk with bootc-image-builder but was not found', installCommand('podman', osRelease));
+  }
+  if (selinux.kind === 'missing') {
+    throw new HostNotCapableError('SELinux is enforcing and the osbuild policy module (osbuild-selinux) is not installed: bootc-image-builder would fail with a permission error while labelling the disk', OSBUILD_SELINUX_REMEDY);
   }
 }
 

@@ -1,5 +1,7 @@
 /** The oci source's command lines and config, checked without podman (there is none here). */
 import { expect } from 'chai';
+import { osbuildSelinux, OSBUILD_SELINUX_REMEDY } from '../../images/sources/osbuild-selinux.js';
+import { osbuildSelinuxFact } from '../../vm/host-facts.js';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +19,7 @@ import {
   ensureDiskKey,
   findOnPath,
   planFor,
+  podmanDigestArgv,
   podmanPullArgv,
   requireBuilderTool,
 } from '../../images/sources/oci.js';
@@ -53,6 +56,15 @@ describe('images: oci source (bootc-image-builder / bcvk command lines)', () => 
     expect(argv.slice(0, 3)).to.deep.equal(['sudo', '--', 'podman']);
     expect(argv).to.not.include('--authfile');
     expect(argv.slice(-8)).to.deep.equal(['quay.io/centos-bootc/bootc-image-builder:latest', '--type', 'qcow2', '--rootfs', 'xfs', '--chown', '1000:1000', 'quay.io/fedora/fedora-bootc:42']);
+  });
+
+  it('bcvk as a non-root user: pull, inspect and bcvk all use that user\'s podman store (no sudo anywhere)', () => {
+    const plan = planFor(entry, { ...source, builder: 'bcvk' }, dirs, undefined, 1000, 1000);
+    expect(plan.sudo).to.equal(false);
+    expect(plan.chown).to.equal(undefined);
+    expect(podmanPullArgv(plan)[0]).to.equal('podman');
+    expect(podmanDigestArgv(plan)[0]).to.equal('podman');
+    expect(bcvkArgv(plan)[0]).to.equal('bcvk');
   });
 
   it('bcvk to-disk alternative', () => {
@@ -123,6 +135,37 @@ describe('images: oci source (bootc-image-builder / bcvk command lines)', () => 
     expect(check('ID=ubuntu\nID_LIKE=debian\n')).to.equal('apt-get install podman');
     expect(check(fedora)).to.equal('dnf install podman');
     expect(() => requireBuilderTool('bcvk', env, debian)).to.throw(HostNotCapableError, /bcvk/);
+  });
+
+  it('osbuild-selinux: needed only where SELinux is enforcing; found in any policy store priority; bootc-image-builder refuses without it, bcvk does not care', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-selinux-'));
+    try {
+      expect(osbuildSelinux(root)).to.deep.equal({ kind: 'not-enforcing' });
+      await fs.mkdir(path.join(root, 'sys/fs/selinux'), { recursive: true });
+      await fs.writeFile(path.join(root, 'sys/fs/selinux/enforce'), '0');
+      expect(osbuildSelinux(root)).to.deep.equal({ kind: 'not-enforcing' });
+      await fs.writeFile(path.join(root, 'sys/fs/selinux/enforce'), '1');
+      expect(osbuildSelinux(root)).to.deep.equal({ kind: 'missing' });
+      await fs.mkdir(path.join(root, 'var/lib/selinux/targeted/active/modules/100/base'), { recursive: true });
+      expect(osbuildSelinux(root)).to.deep.equal({ kind: 'missing' });
+      const module = path.join(root, 'var/lib/selinux/targeted/active/modules/200/osbuild');
+      await fs.mkdir(module, { recursive: true });
+      expect(osbuildSelinux(root)).to.deep.equal({ kind: 'installed', module });
+
+      // Only the tools' presence on PATH matters to this check: two executables that do nothing.
+      const bin = path.join(root, 'bin');
+      await fs.mkdir(bin);
+      for (const tool of ['podman', 'bcvk']) await fs.writeFile(path.join(bin, tool), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      const env = { PATH: bin };
+      expect(() => requireBuilderTool('bootc-image-builder', env, null, { kind: 'missing' })).to.throw(HostNotCapableError, /SELinux is enforcing and the osbuild policy module/);
+      expect(() => requireBuilderTool('bootc-image-builder', env, null, { kind: 'installed', module })).to.not.throw();
+      expect(() => requireBuilderTool('bootc-image-builder', env, null, { kind: 'not-enforcing' })).to.not.throw();
+      expect(() => requireBuilderTool('bcvk', env, null, { kind: 'missing' })).to.not.throw();
+      expect(osbuildSelinuxFact({ kind: 'missing' })).to.include({ status: 'warn', remedy: OSBUILD_SELINUX_REMEDY });
+      expect(osbuildSelinuxFact({ kind: 'not-enforcing' }).status).to.equal('ok');
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
   });
 
   it('resolveImage on an oci entry without podman on PATH fails with exit code 3', async function () {

@@ -20,6 +20,7 @@ const LABELS: Record<keyof HostFacts, string> = {
   setpriv: 'setpriv',
   virsh: 'libvirt (virsh)',
   xorriso: 'xorriso',
+  osbuildSelinux: 'osbuild-selinux',
 };
 
 /** The facts a backend needs that this host lacks. */
@@ -39,8 +40,8 @@ export async function doctorCommand(opts: { json: boolean; backend: BackendName 
   for (const key of Object.keys(LABELS) as (keyof HostFacts)[]) {
     const fact = facts[key] as Fact<unknown>;
     const mark = fact.status === 'ok' ? 'ok  ' : fact.status === 'warn' ? 'warn' : 'MISSING';
-    io.stdout(`  ${mark.padEnd(7)} ${LABELS[key].padEnd(14)} ${fact.detail}\n`);
-    if (fact.remedy) io.stdout(`          ${''.padEnd(14)} → ${fact.remedy}\n`);
+    io.stdout(`  ${mark.padEnd(7)} ${LABELS[key].padEnd(16)} ${fact.detail}\n`);
+    if (fact.remedy) io.stdout(`          ${''.padEnd(16)} → ${fact.remedy}\n`);
   }
   io.stdout('\nbackends:\n');
   for (const b of BACKEND_NAMES) {
