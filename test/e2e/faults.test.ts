@@ -16,6 +16,7 @@ import { runChecked } from '../../vm/exec.js';
 import { runSecretsRoot } from '../../vm/run-secrets.js';
 import { stateDir } from '../../core/paths.js';
 import { filesWithPrivateKeys } from '../support/private-keys.js';
+import { processesMentioning } from '../support/processes.js';
 
 const FAULTS = path.join(repoRoot, 'test', 'fixtures', 'faults');
 /** What the fault scenarios' step prints on the guest console once it runs. */
@@ -71,21 +72,8 @@ function findConsoleLog(resultsRoot: string): string | null {
   return null;
 }
 
-/** Live (not zombie) processes whose command line mentions `needle`. */
-function processesMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z' && cmd.startsWith('qemu-system') && cmd.includes(needle)) pids.push(Number(entry));
-    } catch {
-      // exited while scanning
-    }
-  }
-  return pids;
-}
+const qemuMentioning = (needle: string): number[] => processesMentioning(needle, 'qemu-system');
+
 
 /** The files the CLI's last `results:` line names exist in the run folder. */
 function namedFilesExist(inv: Invocation): void {
@@ -106,7 +94,7 @@ describe('testbed faults: a killed machine and a full disk under a running step 
   before(async () => {
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-faults-'));
     const killedRun = invoke('fault-killed.yaml', path.join(root, 'killed'), [], async () => {
-      const pids = processesMentioning(path.join(root, 'killed'));
+      const pids = qemuMentioning(path.join(root, 'killed'));
       expect(pids, 'the QEMU of the killed run').to.have.length(1);
       killedPid = pids[0]!;
       process.kill(killedPid, 'SIGKILL');
@@ -129,7 +117,7 @@ describe('testbed faults: a killed machine and a full disk under a running step 
   });
 
   after(async () => {
-    for (const pid of processesMentioning(root)) process.kill(pid, 'SIGKILL');
+    for (const pid of qemuMentioning(root)) process.kill(pid, 'SIGKILL');
     if (smallFs) await runChecked('umount', [smallFs]).catch(() => undefined);
     await fs.rm(root, { recursive: true, force: true });
   });
@@ -165,7 +153,7 @@ describe('testbed faults: a killed machine and a full disk under a running step 
   });
 
   it('leaves no QEMU behind, no private key in the results, and no key folder of these runs', async () => {
-    expect(processesMentioning(root)).to.deep.equal([]);
+    expect(qemuMentioning(root)).to.deep.equal([]);
     expect(await filesWithPrivateKeys(root)).to.deep.equal([]);
     for (const inv of [killed, full]) {
       if (inv) expect(existsSync(path.join(runSecretsRoot(stateDir()), inv.summary.runId)), inv.summary.runId).to.equal(false);

@@ -172,16 +172,9 @@ describe('connectGuest retries and host key pinning', function () {
     while (cleanups.length) await cleanups.pop()!();
   });
 
-  it('keepalives notice a guest that stops answering (frozen, not closed)', async () => {
-    const sshd = await SshdFixture.create();
-    cleanups.push(() => sshd.destroy());
-    await sshd.start();
-    const s = await connectGuest(connectOpts(sshd, { keepaliveIntervalMs: 300, keepaliveCountMax: 2 }));
-    cleanups.push(() => s.close());
-    const running = s.exec('sleep 30', { timeoutMs: 20_000 });
-    await sleep(300);
-    // Freeze the connection's sshd processes: TCP stays up, nothing answers (like a hung guest).
-    const frozen = descendantsOf(sshd.pid!);
+  /** Stop the connection's sshd processes: TCP stays up, nothing answers (a hung or paused guest). */
+  function freezeConnections(sshdPid: number): void {
+    const frozen = descendantsOf(sshdPid);
     for (const pid of frozen) process.kill(pid, 'SIGSTOP');
     cleanups.push(async () => {
       for (const pid of frozen) {
@@ -192,6 +185,17 @@ describe('connectGuest retries and host key pinning', function () {
         }
       }
     });
+  }
+
+  it('keepalives notice a guest that stops answering (frozen, not closed)', async () => {
+    const sshd = await SshdFixture.create();
+    cleanups.push(() => sshd.destroy());
+    await sshd.start();
+    const s = await connectGuest(connectOpts(sshd, { keepaliveIntervalMs: 300, keepaliveCountMax: 2 }));
+    cleanups.push(() => s.close());
+    const running = s.exec('sleep 30', { timeoutMs: 20_000 });
+    await sleep(300);
+    freezeConnections(sshd.pid!);
     const started = Date.now();
     const err = await running.then(
       () => null,
@@ -207,17 +211,7 @@ describe('connectGuest retries and host key pinning', function () {
     cleanups.push(() => sshd.destroy());
     await sshd.start();
     const s = await connectGuest(connectOpts(sshd, {}));
-    const frozen = descendantsOf(sshd.pid!);
-    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
-    cleanups.push(async () => {
-      for (const pid of frozen) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-    });
+    freezeConnections(sshd.pid!);
     const started = Date.now();
     const closed = await Promise.race([s.close().then(() => true), sleep(10_000).then(() => false)]);
     expect(closed, 'close() still waiting after 10 s').to.equal(true);

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,23 +20,7 @@ import type { QemuMachine } from '../../vm/qemu/machine.js';
 import { reapOrphans } from '../../vm/reaper.js';
 import { expectPanicFailsFast, expectRebootRestartsOnSameOverlay, failureOf } from '../support/machine-contract.js';
 import { createTinyBaseDisk, ensureTinyGuest, tinyGuestSpec, TINY_READY, type TinyGuest, type TinyGuestMode } from '../support/tiny-guest.js';
-
-/** pids of processes whose command line mentions `needle` (QEMU's mentions its run dir). */
-function processesMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state !== 'Z' && cmd.includes(needle)) pids.push(Number(entry));
-    } catch {
-      // exited while scanning
-    }
-  }
-  return pids;
-}
+import { processesMentioning } from '../support/processes.js';
 
 async function waitUntil(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
