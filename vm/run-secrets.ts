@@ -87,10 +87,14 @@ export class RunSecrets {
     return new RunSecrets(runId, dir, disks, () => process.off('exit', onExit));
   }
 
-  /** Where one machine of one run folder keeps its disks, or undefined: in its results folder. */
-  async machineDisksDir(runFolder: string, machine: string): Promise<string | undefined> {
-    if (!this.disksDir) return undefined;
-    const dir = path.join(this.disksDir, path.basename(runFolder), `machine-${sanitizeName(machine)}`);
+  /**
+   * Where one machine of one run folder keeps its disks: under the work dir when there is one, else
+   * in this private directory. Never in results: a guest's disk holds its own private host key (and
+   * whatever else the scenario put there), and a crashed run cannot delete it — gc deletes this
+   * directory, disks included.
+   */
+  async machineDisksDir(runFolder: string, machine: string): Promise<string> {
+    const dir = path.join(this.disksDir ?? path.join(this.dir, 'disks'), path.basename(runFolder), `machine-${sanitizeName(machine)}`);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     return dir;
   }

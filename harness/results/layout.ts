@@ -52,7 +52,7 @@ export function resultsPaths(root: string, runId: string): ResultsPaths {
 }
 
 /** The option a directory came from: it names the directory in messages and in the fix. */
-export type DirOption = '--results' | '--work-dir';
+export type DirOption = '--results' | '--work-dir' | 'state dir';
 
 /**
  * Why `raw` (the --results value) cannot be a results root, or null. An empty value would resolve to
@@ -77,10 +77,11 @@ export function resultsRootProblem(raw: string, option: DirOption = '--results')
 /** More missing levels than this is not a results path anyone meant. */
 const MAX_NEW_LEVELS = 32;
 
-const DIR_NOUN: Record<DirOption, string> = { '--results': 'the results directory', '--work-dir': 'the work directory' };
+const DIR_NOUN: Record<DirOption, string> = { '--results': 'the results directory', '--work-dir': 'the work directory', 'state dir': 'the state directory (machine disks go there without --work-dir)' };
 
 function hostErrorFor(root: string, why: string, option: DirOption = '--results'): HostNotCapableError {
-  return new HostNotCapableError(`cannot use ${DIR_NOUN[option]} ${root}: ${why}`, `choose a writable directory with ${option} DIR`);
+  const fix = option === 'state dir' ? 'make it writable, set BOOTPATH_STATE_DIR, or put machine disks elsewhere with --work-dir DIR' : `choose a writable directory with ${option} DIR`;
+  return new HostNotCapableError(`cannot use ${DIR_NOUN[option]} ${root}: ${why}`, fix);
 }
 
 function codeOf(err: unknown): string {
@@ -136,9 +137,9 @@ export async function prepareResultsRoot(root: string, option: DirOption = '--re
 }
 
 /**
- * Space a run needs on the results filesystem, per machine that can run at once: the qcow2 overlay
- * lives in the run folder and grows with every deployment the guest writes. A filesystem that fills
- * up mid-run looks like a dead SSH connection, so it is refused up front instead.
+ * Space a run needs where its machine disks go (the state dir, or --work-dir), per machine that can
+ * run at once: the qcow2 overlay grows with every deployment the guest writes. A filesystem that
+ * fills up mid-run stops the guest (machine-disk-full), so too little space is refused up front.
  */
 export const MIN_FREE_BYTES_PER_RUN = 1024 ** 3;
 
@@ -159,9 +160,9 @@ export async function checkFreeSpace(root: string, needBytes: number, option: Di
   if (free < needBytes) {
     throw new HostNotCapableError(
       `only ${gib(free)} free on the filesystem of ${DIR_NOUN[option]} ${root}; the runs that may be in flight at once need at least ${gib(needBytes)} (machine overlays live there)`,
-      option === '--results'
-        ? 'free some space there, choose another directory with --results DIR, put the machine disks elsewhere with --work-dir DIR, or lower --parallel'
-        : 'free some space there, choose another directory with --work-dir DIR, or lower --parallel',
+      option === '--work-dir'
+        ? 'free some space there, choose another directory with --work-dir DIR, or lower --parallel'
+        : 'free some space there, put the machine disks on another filesystem with --work-dir DIR, or lower --parallel',
     );
   }
 }

@@ -160,3 +160,66 @@ describe('testbed faults: a killed machine and a full disk under a running step 
     }
   });
 });
+
+/**
+ * The harness itself SIGKILLed (no handler runs, no exit hook) while its machine boots and while a
+ * step runs: its QEMU dies with it (pdeathsig), the run's keys stay under the state dir until
+ * `bootpath gc`, and after gc no private key is left anywhere — neither in results nor in the state
+ * dir. Both runs go at once with a state dir of their own, so gc touches nothing else.
+ */
+describe('testbed faults: the harness SIGKILLed during boot and mid-step, then gc (real QEMU, TCG)', function () {
+  this.timeout(10 * 60_000);
+  let root: string;
+  const env = (): NodeJS.ProcessEnv => ({ ...process.env, BOOTPATH_STATE_DIR: path.join(root, 'state') });
+
+  async function killHarness(phase: 'boot' | 'step'): Promise<{ resultsRoot: string; killedAt: string }> {
+    const resultsRoot = path.join(root, phase);
+    const child = spawn(process.execPath, ['bin/bootpath.js', path.join(FAULTS, 'fault-killed.yaml'), '--reporter', 'quiet', '--results', resultsRoot], { cwd: repoRoot, stdio: 'ignore', env: env() });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const deadline = Date.now() + 5 * 60_000;
+    let killedAt = 'never';
+    while (Date.now() < deadline && child.exitCode === null) {
+      const log = findConsoleLog(resultsRoot);
+      const text = log ? readFileSync(log, 'utf8') : '';
+      // boot: the initrd is up (QEMU runs, Ignition is about to provision), the step has not started
+      const due = phase === 'boot' ? text.includes('(Initramfs)') && !text.includes(STEP_RUNNING) : text.includes(STEP_RUNNING);
+      if (due) {
+        killedAt = phase === 'boot' ? `console line ${text.split('\n').length}` : 'the step running';
+        child.kill('SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await exited;
+    return { resultsRoot, killedAt };
+  }
+
+  let killedRuns: { resultsRoot: string; killedAt: string }[];
+
+  before(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'bootpath-harness-kill-'));
+    killedRuns = await Promise.all([killHarness('boot'), killHarness('step')]);
+  });
+
+  after(async () => {
+    for (const pid of qemuMentioning(root)) process.kill(pid, 'SIGKILL');
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it('the QEMUs die with the harness, and gc removes the keys the killed runs left; no private key survives', async () => {
+    for (const r of killedRuns) expect(r.killedAt, r.resultsRoot).to.not.equal('never');
+    const deadline = Date.now() + 10_000;
+    while (qemuMentioning(root).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(qemuMentioning(root), 'QEMU outlived its SIGKILLed harness').to.deep.equal([]);
+    // Before gc the killed runs' client keys are still in the state dir (nothing could remove them) …
+    const runsDir = runSecretsRoot(path.join(root, 'state'));
+    expect(readdirSync(runsDir), 'run key dirs left by the killed harnesses').to.have.length(2);
+    for (const r of killedRuns) expect(await filesWithPrivateKeys(r.resultsRoot), r.resultsRoot).to.deep.equal([]);
+    // … and gc, finding their owners gone, removes them.
+    const gc = spawn(process.execPath, ['bin/bootpath.js', 'gc'], { cwd: repoRoot, stdio: 'ignore', env: env() });
+    expect(await new Promise((resolve) => gc.on('exit', resolve))).to.equal(0);
+    expect(readdirSync(runsDir)).to.deep.equal([]);
+    expect(await filesWithPrivateKeys(root)).to.deep.equal([]);
+  });
+});
+

@@ -89,7 +89,9 @@ describe('run secrets', () => {
     expect((await fs.stat(disks)).mode & 0o777).to.equal(0o700);
     await s.remove();
     expect(await fs.readdir(work)).to.deep.equal([]);
-    expect(await (await RunSecrets.create('r3', state)).machineDisksDir('/x/runs/smoke', 'default')).to.equal(undefined);
+    const plain = await RunSecrets.create('r3', state);
+    expect(await plain.machineDisksDir('/x/runs/smoke', 'default')).to.equal(path.join(plain.dir, 'disks', 'smoke', 'machine-default'));
+    await plain.remove();
 
     // A crashed run's disk folder goes with its keys; a forged record naming another directory
     // (wrong name, or the right name without the run's marker) removes nothing there.

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode } from '../../../core/errors.js';
-import { cacheDir, repoRoot } from '../../../core/paths.js';
+import { cacheDir, repoRoot, stateDir } from '../../../core/paths.js';
 import { resolveImage, type ResolvedImage } from '../../../images/resolve.js';
 import { resolveAccel } from '../../../vm/accel.js';
 import { BACKENDS, reapAllOrphans } from '../../../vm/backends.js';
@@ -42,9 +42,11 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
 
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;
   // Overlays grow on the filesystem that holds them: the work dir when there is one.
+  // Without --work-dir they go to the run's private directory under the state dir, never to results.
   const workDir = opts.workDir === null ? null : path.resolve(opts.workDir);
-  if (workDir !== null) await prepareResultsRoot(workDir, '--work-dir');
-  await checkFreeSpace(workDir ?? resultsRoot, Math.min(parallel, plans.length) * MIN_FREE_BYTES_PER_RUN, workDir !== null ? '--work-dir' : '--results');
+  const disksRoot = workDir ?? stateDir();
+  await prepareResultsRoot(disksRoot, workDir !== null ? '--work-dir' : 'state dir');
+  await checkFreeSpace(disksRoot, Math.min(parallel, plans.length) * MIN_FREE_BYTES_PER_RUN, workDir !== null ? '--work-dir' : 'state dir');
   const accel = await resolveAccel(opts.accel);
   const load = oversubscription(plans, accel.accel, parallel);
   if (load > 1) io.stderr(`note: ${parallel} runs at once want ${(load * os.availableParallelism()).toFixed(0)} vCPUs on ${os.availableParallelism()} host cores: guests will run slower, timeouts ×${load.toFixed(1)}\n`);
