@@ -45,7 +45,8 @@ async function invoke(scenario: string, resultsRoot: string, extra: string[], wh
   let done = false;
   void exited.then(() => (done = true));
   // Wait for the step's console line (the run folder appears once the run starts).
-  const deadline = Date.now() + 5 * 60_000;
+  // Generous: on a fresh machine the first invocation may build the testbed image (2.5–13 min seen).
+  const deadline = Date.now() + 20 * 60_000;
   let consoleLog: string | null = null;
   while (!done && Date.now() < deadline) {
     consoleLog = findConsoleLog(resultsRoot);
@@ -84,7 +85,7 @@ function namedFilesExist(inv: Invocation): void {
 }
 
 describe('testbed faults: a killed machine and a full disk under a running step (real QEMU, TCG)', function () {
-  this.timeout(15 * 60_000);
+  this.timeout(30 * 60_000);
   let root: string;
   let smallFs: string | null = null;
   let killed: Invocation;
@@ -168,7 +169,7 @@ describe('testbed faults: a killed machine and a full disk under a running step 
  * dir. Both runs go at once with a state dir of their own, so gc touches nothing else.
  */
 describe('testbed faults: the harness SIGKILLed during boot and mid-step, then gc (real QEMU, TCG)', function () {
-  this.timeout(10 * 60_000);
+  this.timeout(30 * 60_000);
   let root: string;
   const env = (): NodeJS.ProcessEnv => ({ ...process.env, BOOTPATH_STATE_DIR: path.join(root, 'state') });
 
@@ -176,7 +177,7 @@ describe('testbed faults: the harness SIGKILLed during boot and mid-step, then g
     const resultsRoot = path.join(root, phase);
     const child = spawn(process.execPath, ['bin/bootpath.js', path.join(FAULTS, 'fault-killed.yaml'), '--reporter', 'quiet', '--results', resultsRoot], { cwd: repoRoot, stdio: 'ignore', env: env() });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    const deadline = Date.now() + 5 * 60_000;
+    const deadline = Date.now() + 20 * 60_000;
     let killedAt = 'never';
     while (Date.now() < deadline && child.exitCode === null) {
       const log = findConsoleLog(resultsRoot);
