@@ -52,8 +52,8 @@ export interface MachineSpec {
   baseDisk?: { path: string; format: 'qcow2' | 'raw' };
   /**
    * Where the machine's writable disks go (overlay, extra disks, UEFI variables); they grow with
-   * every deployment the guest writes, so a user may keep them off the results filesystem
-   * (--work-dir). Defaults to runDir.
+   * every deployment the guest writes and hold the guest's own host key, so a scenario run puts them
+   * in its private state directory or under --work-dir, never in results. Defaults to runDir.
    */
   diskDir?: string;
   /** Grow the overlay to this size (GiB) when larger than the base. */

@@ -27,7 +27,7 @@ export interface CliOptions {
   parallel: number | 'auto';
   accel: AccelChoice;
   results: string | null;
-  /** Where machine disks (qcow2 overlays) go instead of the run folders under results. */
+  /** Where machine disks (qcow2 overlays) go instead of the run's private directory under the state dir. */
   workDir: string | null;
   keep: KeepPolicy;
   json: boolean;
@@ -208,7 +208,7 @@ Options:
   --backend ${BACKEND_NAMES.join('|')}   machine backend (default ${DEFAULT_BACKEND})
   --results DIR         results root (default results/); each run writes results/<run-id>/
   --work-dir DIR        put machine disks (qcow2 overlays, which grow with every deployment)
-                        under DIR instead of the run folders in results
+                        under DIR instead of the state dir (never in results)
   --keep never|on-failure|always   keep machines running after the run (prints the ssh command)
   --retries N           rerun failed runs; a pass on retry is reported flaky
   --shard i/n           run the i-th of n deterministic slices of the expanded run list

@@ -6,10 +6,11 @@
  */
 import { behavioursOf, fidelityTable, restsOnEntry, type FidelityBehaviour, type FidelityTable, type RestsOn } from '../../images/testbed/fidelity.js';
 import { shSplitJoined } from '../guest/quote.js';
+import { defaultStateCommands } from '../state/read.js';
 import type { Finding, StepResult } from './model.js';
 
-/** The readers every state comparison goes through (harness/state/read.ts). */
-const STATUS_READERS = [['rpm-ostree', 'status', '--json'], ['bootc', 'status', '--format=json']] as const;
+/** The readers every state comparison goes through: the state reader's own command lines. */
+const STATUS_READERS = [defaultStateCommands.rpmOstree, defaultStateCommands.bootc];
 
 /** Every command line a step ran in the guest: its own, or an `mcd:` step's items that ran. */
 function commandsOf(step: StepResult): string[] {
@@ -29,7 +30,7 @@ export function restsOnFor(finding: Finding, steps: readonly StepResult[], table
   const found: FidelityBehaviour[] = [];
   // The finding's own commands first: for an action finding they are what it is about.
   for (const line of own ? commandsOf(own) : []) found.push(...behavioursOfLine(line, table));
-  if (finding.kind !== 'action') for (const argv of STATUS_READERS) found.push(...behavioursOf(argv, table));
+  if (finding.kind !== 'action') for (const line of STATUS_READERS) found.push(...behavioursOfLine(line, table));
   for (const step of earlier) for (const line of commandsOf(step)) found.push(...behavioursOfLine(line, table));
   const seen = new Set<string>();
   return found.filter((b) => !seen.has(b.id) && seen.add(b.id)).map(restsOnEntry);

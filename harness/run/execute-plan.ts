@@ -268,12 +268,16 @@ async function causeOf(err: unknown, guests: readonly PlanGuest[], signal: Abort
     failure instanceof MachineFailure ? new MachineFailure(failure.kind, `${failure.message}\n(what the step saw: ${err.message})`, failure.consoleExcerpt) : err;
   const already = failed();
   if (already) return withContext(already.reason);
-  const waits = guests.map(
-    (g) => new Promise<void>((resolve) => g.machine.failureSignal.addEventListener('abort', () => resolve(), { once: true, signal: AbortSignal.timeout(MACHINE_CAUSE_GRACE_MS) })),
-  );
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([...waits, new Promise<void>((r) => (timer = setTimeout(r, MACHINE_CAUSE_GRACE_MS)))]);
-  clearTimeout(timer);
+  const stopListening = new AbortController();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, MACHINE_CAUSE_GRACE_MS);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    for (const g of guests) g.machine.failureSignal.addEventListener('abort', done, { once: true, signal: stopListening.signal });
+  });
+  stopListening.abort();
   const late = failed();
   return late ? withContext(late.reason) : err;
 }

@@ -20,6 +20,7 @@ const BehaviourSchema = Type.Object(
     behaviour: Type.String(),
     source: Type.Optional(SourceSchema),
     unverified: Type.Optional(Type.String()),
+    assumption: Type.Optional(Type.String()),
     refused: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: true },

@@ -2,38 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { parse } from 'yaml';
 import { repoRoot } from '../../core/paths.js';
+import { fidelityTable } from '../../images/testbed/fidelity.js';
 
 const testbed = path.join(repoRoot, 'images', 'testbed');
 
-interface Source {
-  repo: string;
-  tag: string;
-  path: string;
-  function: string;
-}
-
-interface Entry {
-  id: string;
-  tool: string;
-  verb: string;
-  options?: string[];
-  behaviour: string;
-  source?: Source;
-  unverified?: string;
-  assumption?: string;
-  refused?: boolean;
-}
-
-interface Table {
-  versions: Record<string, { repo: string; tag: string; commit: string }>;
-  behaviours: Entry[];
-}
 
 type Surface = Record<string, Record<string, string[]>>;
 
-const table = parse(readFileSync(path.join(testbed, 'fidelity.yaml'), 'utf8')) as Table;
+const table = fidelityTable();
 
 function cliSurface(): Surface {
   const r = spawnSync('python3', [path.join(testbed, 'tests', 'cli_surface.py')], { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });

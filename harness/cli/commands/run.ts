@@ -41,8 +41,8 @@ export async function runCommand(opts: CliOptions, io: CliIo, allPlans: RunPlan[
   if (reaped.length > 0) io.stderr(`reaped ${reaped.length} machine(s) left by a crashed run:\n${reaped.map((line) => `  ${line}\n`).join('')}`);
 
   const parallel = opts.parallel === 'auto' ? autoParallel(plans) : opts.parallel;
-  // Overlays grow on the filesystem that holds them: the work dir when there is one.
-  // Without --work-dir they go to the run's private directory under the state dir, never to results.
+  // Overlays grow on the filesystem that holds them: the work dir, else the run's private directory
+  // under the state dir (never results).
   const workDir = opts.workDir === null ? null : path.resolve(opts.workDir);
   const disksRoot = workDir ?? stateDir();
   await prepareResultsRoot(disksRoot, workDir !== null ? '--work-dir' : 'state dir');
