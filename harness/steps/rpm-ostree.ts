@@ -65,44 +65,50 @@ export type RpmOstreeStepDef = Static<typeof RpmOstreeStep>;
 const KARG_KEYS = ['delete-if-present', 'delete', 'replace', 'append', 'append-if-missing'] as const;
 
 export function rpmOstreeCommand(step: RpmOstreeStepDef): GuestCommand {
-  const argv = ['rpm-ostree'];
   const reboots = rebootsGuest(step);
-  // Options first, then `--` and the packages: GOption ends option parsing there (and strips the
-  // `--` itself), so a package name is never read as an option, whatever the loader let through.
-  const packages = (verb: string[], names: readonly string[]) => argv.push(...verb, ...(reboots ? ['--reboot'] : []), '--', ...names);
+  /** The verb and its options, in the order the guest sees them. */
+  let verb: string[];
+  /**
+   * Package names: they come last, after `--` — GOption ends option parsing there (and strips the
+   * `--` itself), so a package name is never read as an option, whatever the loader let through.
+   */
+  let packages: readonly string[] | null = null;
   switch (step['rpm-ostree']) {
     case 'install':
     case 'uninstall':
-      packages([step['rpm-ostree']], step.packages);
-      return { argv, reboots };
+      verb = [step['rpm-ostree']];
+      packages = step.packages;
+      break;
     case 'update':
-      argv.push('update', ...(step.install ?? []).map((p) => `--install=${p}`), ...(step.uninstall ?? []).map((p) => `--uninstall=${p}`));
+      verb = ['update', ...(step.install ?? []).map((p) => `--install=${p}`), ...(step.uninstall ?? []).map((p) => `--uninstall=${p}`)];
       break;
     case 'kargs':
       // MCD order: delete the old ones, then append the new ones (OCPBUGS-75894).
-      argv.push('kargs', ...KARG_KEYS.flatMap((key) => (step[key] ?? []).map((k) => `--${key}=${k}`)));
+      verb = ['kargs', ...KARG_KEYS.flatMap((key) => (step[key] ?? []).map((k) => `--${key}=${k}`))];
       break;
     case 'rebase':
-      argv.push('rebase', '--experimental', `ostree-unverified-registry:${step.image}`);
+      verb = ['rebase', '--experimental', `ostree-unverified-registry:${step.image}`];
       break;
     case 'rollback':
     case 'reset':
-      argv.push(step['rpm-ostree']);
+      verb = [step['rpm-ostree']];
       break;
     case 'cleanup':
-      argv.push('cleanup', ...(step.pending ? ['-p'] : []), ...(step.rollback ? ['-r'] : []));
+      verb = ['cleanup', ...(step.pending ? ['-p'] : []), ...(step.rollback ? ['-r'] : [])];
       break;
     case 'override-remove':
-      packages(['override', 'remove'], step.packages);
-      return { argv, reboots };
+      verb = ['override', 'remove'];
+      packages = step.packages;
+      break;
     case 'override-reset':
-      packages(['override', 'reset'], step.packages);
-      return { argv, reboots };
+      verb = ['override', 'reset'];
+      packages = step.packages;
+      break;
     case 'status':
-      argv.push('status', '--json');
+      verb = ['status', '--json'];
       break;
   }
-  if (reboots) argv.push('--reboot');
+  const argv = ['rpm-ostree', ...verb, ...(reboots ? ['--reboot'] : []), ...(packages ? ['--', ...packages] : [])];
   return { argv, reboots };
 }
 
