@@ -202,29 +202,35 @@ export abstract class MachineBase<Boot extends BootHandle> implements Machine {
     const consoleLog = MachineConsole.fileFor(this.spec.runDir, n);
     const wantsPort = this.spec.sshGuestPort !== null;
     let lastError = '';
-    for (let attempt = 1; attempt <= MAX_PORT_ATTEMPTS; attempt++) {
-      // Keep the machine's port across restarts (the harness may hold it); a new one only if taken.
-      if (wantsPort && this.port === null) this.port = this.ports.acquire();
-      await fs.rm(consoleLog, { force: true });
-      const res = await this.launchBoot(n, { consoleLog, hostPort: wantsPort ? this.port : null });
-      if (res.kind === 'port-taken') {
-        if (this.port === null) throw new InfraError(`${this.bootNoun} for machine ${this.spec.name} reported a taken port without a forward`, 'machine-start');
-        lastError = `port ${this.port} was taken`;
-        this.ports.release(this.port);
-        this.port = null;
-        continue;
+    // A taken port stays held until this launch ends, so the random pick cannot choose it again.
+    const taken: number[] = [];
+    try {
+      for (let attempt = 1; attempt <= MAX_PORT_ATTEMPTS; attempt++) {
+        // Keep the machine's port across restarts (the harness may hold it); a new one only if taken.
+        if (wantsPort && this.port === null) this.port = this.ports.acquire();
+        await fs.rm(consoleLog, { force: true });
+        const res = await this.launchBoot(n, { consoleLog, hostPort: wantsPort ? this.port : null });
+        if (res.kind === 'port-taken') {
+          if (this.port === null) throw new InfraError(`${this.bootNoun} for machine ${this.spec.name} reported a taken port without a forward`, 'machine-start');
+          lastError = `port ${this.port} was taken`;
+          taken.push(this.port);
+          this.port = null;
+          continue;
+        }
+        const boot = res.boot;
+        this.ended.set(boot, deferred());
+        this.current = boot;
+        await this.watchBoot(boot);
+        this.emit({ type: 'boot', boot: n, consoleLog });
+        return;
       }
-      const boot = res.boot;
-      this.ended.set(boot, deferred());
-      this.current = boot;
-      await this.watchBoot(boot);
-      this.emit({ type: 'boot', boot: n, consoleLog });
-      return;
+      throw new InfraError(
+        `${this.bootNoun} for machine ${this.spec.name} could not bind a forwarding port after ${MAX_PORT_ATTEMPTS} attempts (last: ${lastError})`,
+        'machine-start',
+      );
+    } finally {
+      for (const port of taken) this.ports.release(port);
     }
-    throw new InfraError(
-      `${this.bootNoun} for machine ${this.spec.name} could not bind a forwarding port after ${MAX_PORT_ATTEMPTS} attempts (last: ${lastError})`,
-      'machine-start',
-    );
   }
 
   /** A boot is gone: the backend calls this once per boot, with what it saw. */
